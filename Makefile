@@ -1,0 +1,36 @@
+# The two newcomer commands are `make run` and `make test`; each creates .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PROTOS := $(shell find protos -name '*.proto')
+
+.PHONY: run test lint proto bench-storage clean-data
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+run: $(VENV)/.installed
+	$(PY) -m storage.dev_stack
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+# Regenerates the committed Python code in skin/ from protos/ (see README, "Generated code").
+proto: $(VENV)/.installed
+	$(PY) -m grpc_tools.protoc -I protos --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
+
+lint: $(VENV)/.installed node_modules/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	npx --no-install buf lint
+
+bench-storage: $(VENV)/.installed
+	$(PY) bench/storage.py

@@ -1,0 +1,1 @@
+"""Code shared by every service: identity, settings, logging, gRPC plumbing, generated protos."""

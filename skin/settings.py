@@ -1,0 +1,25 @@
+"""Settings every service shares (identity and the data directory), read from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """Environment names follow DESIGN.md §8; each service extends this class."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    supabase_jwt_secret: str | None = Field(default=None, description="HS256 signing secret.")
+    supabase_jwks_url: str | None = Field(default=None, description="JWKS for ES256/RS256 tokens.")
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=30)
+    data_dir: Path = Field(default=Path(".data"), description="Local state: dev secret, cluster.")
+    log_level: str = "INFO"
+
+    @property
+    def local_auth(self) -> bool:
+        """True when no real auth is configured: a dev secret under data_dir signs tokens."""
+        return not self.supabase_jwt_secret and not self.supabase_jwks_url

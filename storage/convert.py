@@ -1,0 +1,69 @@
+"""Converts between table rows and protobuf messages, and between page tokens and keys."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from google.protobuf import json_format, struct_pb2
+
+from skin.errors import InvalidArgument
+from skin.storage.v1 import storage_pb2
+from storage.repository import TaskRow
+
+STATUS_TO_PROTO = {
+    "queued": storage_pb2.TASK_STATUS_QUEUED,
+    "running": storage_pb2.TASK_STATUS_RUNNING,
+    "succeeded": storage_pb2.TASK_STATUS_SUCCEEDED,
+    "failed": storage_pb2.TASK_STATUS_FAILED,
+}
+PROTO_TO_STATUS = {value: key for key, value in STATUS_TO_PROTO.items()}
+
+
+def _struct(value: dict[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(value)
+    return message
+
+
+def task_to_proto(row: TaskRow) -> storage_pb2.Task:
+    task = storage_pb2.Task(
+        id=str(row.id),
+        user_id=str(row.user_id),
+        status=STATUS_TO_PROTO.get(row.status, storage_pb2.TASK_STATUS_UNSPECIFIED),
+    )
+    if row.result is not None:
+        task.result.CopyFrom(_struct(row.result))
+    if row.error is not None:
+        task.error = row.error
+    if row.real_age is not None:
+        task.real_age = row.real_age
+    if row.intake is not None:
+        task.intake.CopyFrom(_struct(row.intake))
+    if row.routine_json is not None:
+        task.routine.CopyFrom(_struct(row.routine_json))
+    task.create_time.FromDatetime(row.created_at)
+    task.update_time.FromDatetime(row.updated_at)
+    return task
+
+
+def struct_to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
+    value: dict[str, Any] = json_format.MessageToDict(message)
+    return value
+
+
+def encode_page_token(row: TaskRow) -> str:
+    key = json.dumps([row.created_at.isoformat(), str(row.id)]).encode()
+    return base64.urlsafe_b64encode(key).decode().rstrip("=")
+
+
+def decode_page_token(token: str) -> tuple[datetime, UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        created, task_id = json.loads(raw)
+        return datetime.fromisoformat(created), UUID(task_id)
+    except (ValueError, TypeError) as exc:
+        raise InvalidArgument("page_token", "is not a token this service issued") from exc

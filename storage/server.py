@@ -1,0 +1,146 @@
+"""Builds and runs the storage gRPC server: migrate, connect as the login role, serve."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+import grpc
+
+from skin.grpc_runtime import (
+    ServiceInterceptor,
+    add_health_and_reflection,
+    run_until_signal,
+    set_serving,
+)
+from skin.identity import build_verifier, signing_secret
+from skin.storage.v1 import storage_pb2, storage_pb2_grpc
+from storage.database import (
+    Database,
+    as_libpq_url,
+    as_sqlalchemy_url,
+    derive_db_password,
+    inspect_role,
+    login_url,
+    translate_db_error,
+)
+from storage.janitor import run_janitor
+from storage.migrations import LoginRole, migrate
+from storage.notifications import TaskEvents
+from storage.servicer import TaskStoreServicer
+from storage.settings import StorageSettings
+
+logger = logging.getLogger(__name__)
+
+SERVICE_NAME = storage_pb2.DESCRIPTOR.services_by_name["TaskStoreService"].full_name
+ERROR_DOMAIN = "storage.skin-analysis"
+
+
+@dataclass
+class StorageServer:
+    """A built server and what it owns; `stop()` releases all of it."""
+
+    server: grpc.aio.Server
+    port: int
+    health: object
+    database: Database
+    events: TaskEvents
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def stop(self, grace: float | None = None) -> None:
+        await self.server.stop(grace)
+        await self.close_resources()
+
+    async def close_resources(self) -> None:
+        for task in self.background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.events.stop()
+        await self.database.dispose()
+
+
+def serving_url(settings: StorageSettings) -> str:
+    """Migrates with the privileged URL when there is one, and returns the URL of the login
+    role that serves requests (DESIGN.md §3)."""
+    if settings.database_url is None:
+        raise ValueError("database_url must be set (serve() starts the embedded cluster)")
+    admin_url = settings.database_admin_url or settings.database_url
+    admin = inspect_role(admin_url)
+    if not admin.can_migrate:
+        if settings.database_admin_url:
+            raise RuntimeError(f"DATABASE_ADMIN_URL role {admin.name} may not create roles")
+        # DATABASE_URL already names a low-privilege role: use it as it is.
+        if admin.superuser or admin.bypassrls:
+            raise RuntimeError(f"role {admin.name} bypasses row-level security")
+        return as_libpq_url(as_sqlalchemy_url(settings.database_url))
+    password = settings.storage_db_password
+    if not password:
+        secret = signing_secret(settings)
+        if not secret:
+            raise RuntimeError("set STORAGE_DB_PASSWORD (no JWT secret to derive it from)")
+        password = derive_db_password(secret)
+    migrate(admin_url, LoginRole(settings.storage_db_role, password))
+    return as_libpq_url(login_url(settings.database_url, settings.storage_db_role, password))
+
+
+async def build_server(settings: StorageSettings) -> StorageServer:
+    """Migrates, connects and binds `storage_host:storage_port` (0 picks a free port)."""
+    url = await asyncio.to_thread(serving_url, settings)
+    database = Database(as_sqlalchemy_url(url), settings.storage_pool_size)
+    events = TaskEvents(url)
+    events.start()
+    interceptor = ServiceInterceptor(
+        package="skin.storage.v1",
+        domain=ERROR_DOMAIN,
+        verifier=build_verifier(settings),
+        max_call_seconds=settings.storage_max_call_seconds,
+        translate=translate_db_error,
+    )
+    server = grpc.aio.server(
+        interceptors=[interceptor],
+        options=[("grpc.max_receive_message_length", 8 * 1024 * 1024)],
+    )
+    servicer = TaskStoreServicer(database, events, local_users=settings.local_auth)
+    storage_pb2_grpc.add_TaskStoreServiceServicer_to_server(servicer, server)
+    health = add_health_and_reflection(server, [SERVICE_NAME])
+    port = server.add_insecure_port(f"{settings.storage_host}:{settings.storage_port}")
+    built = StorageServer(server=server, port=port, health=health, database=database, events=events)
+    built.background.append(
+        asyncio.create_task(
+            run_janitor(
+                database, settings.task_stale_after_seconds, settings.janitor_interval_seconds
+            ),
+            name="janitor",
+        )
+    )
+    await server.start()
+    await set_serving(health, [SERVICE_NAME])  # type: ignore[arg-type]
+    return built
+
+
+
+async def serve(settings: StorageSettings) -> None:
+    """Runs until SIGTERM; with DATABASE_URL unset, on the embedded cluster under DATA_DIR."""
+    cluster = None
+    if settings.database_url is None:
+        from storage.embedded_postgres import EmbeddedPostgres
+
+        cluster = EmbeddedPostgres(settings.data_dir / "postgres", settings.embedded_pg_port)
+        settings = settings.model_copy(
+            update={"database_url": await asyncio.to_thread(cluster.start)}
+        )
+    try:
+        built = await build_server(settings)
+        logger.info("storage listening on port %d", built.port)
+        await run_until_signal(
+            built.server,
+            built.health,  # type: ignore[arg-type]
+            settings.storage_grace_seconds,
+            on_stop=built.close_resources,
+        )
+    finally:
+        if cluster is not None:
+            await asyncio.to_thread(cluster.stop)

@@ -1,0 +1,263 @@
+"""The TaskStoreService handlers: validate, resolve who acts, run one identified transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from skin.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from skin.grpc_runtime import current_caller
+from skin.identity import parse_uuid
+from skin.storage.v1 import storage_pb2, storage_pb2_grpc
+from storage import repository
+from storage.convert import (
+    PROTO_TO_STATUS,
+    decode_page_token,
+    encode_page_token,
+    struct_to_dict,
+    task_to_proto,
+)
+from storage.database import Database, claims_for_user
+from storage.notifications import TaskEvents
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
+MAX_ERROR_CHARS = 2000
+MAX_PROGRESS_MESSAGE_CHARS = 500
+# A watcher re-reads its task this often even without a notification (a safety net only).
+WATCH_REFRESH_SECONDS = 15.0
+
+
+def _not_found(task_id: str) -> NotFound:
+    return NotFound(f"task {task_id} not found", reason="TASK_NOT_FOUND", task_id=task_id)
+
+
+def _task_id(value: str) -> str:
+    task_id = parse_uuid(value)
+    if task_id is None:
+        raise InvalidArgument("task_id", "must be a UUID", reason="INVALID_TASK_ID")
+    return task_id
+
+
+class Acting:
+    """The user a call acts for and the claims its transaction carries."""
+
+    def __init__(self, requested_user_id: str) -> None:
+        caller = current_caller.get()
+        if caller.is_service:
+            if not requested_user_id:
+                raise InvalidArgument("user_id", "is required with a service_role token")
+            user_id = parse_uuid(requested_user_id)
+            if user_id is None:
+                raise InvalidArgument("user_id", "must be a UUID")
+            self.user_id = user_id
+            self.claims = claims_for_user(user_id, None)
+            return
+        assert caller.user_id is not None
+        if requested_user_id and parse_uuid(requested_user_id) != caller.user_id:
+            raise PermissionDenied(
+                "user_id names another user; leave it empty to act as yourself",
+                reason="USER_MISMATCH",
+            )
+        self.user_id = caller.user_id
+        self.claims = claims_for_user(caller.user_id, caller.claims)
+
+
+class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
+    def __init__(self, database: Database, events: TaskEvents, local_users: bool) -> None:
+        self._db = database
+        self._events = events
+        self._local_users = local_users
+        self._known_users: set[str] = set()
+
+    async def CreateTask(
+        self, request: storage_pb2.CreateTaskRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.CreateTaskResponse:
+        acting = Acting(request.user_id)
+        real_age = request.real_age if request.HasField("real_age") else None
+        if real_age is not None and not 0 <= real_age <= 130:
+            raise InvalidArgument("real_age", "must be between 0 and 130 years")
+        if self._local_users and acting.user_id not in self._known_users:
+            await self._db.ensure_local_user(acting.user_id)
+            self._known_users.add(acting.user_id)
+        async with self._db.as_user(acting.user_id, acting.claims) as conn:
+            row = await repository.create_task(conn, acting.user_id, real_age)
+        return storage_pb2.CreateTaskResponse(task=task_to_proto(row))
+
+    async def GetTask(
+        self, request: storage_pb2.GetTaskRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.GetTaskResponse:
+        acting = Acting(request.user_id)
+        task_id = _task_id(request.task_id)
+        async with self._db.as_user(acting.user_id, acting.claims) as conn:
+            row = await repository.get_task(conn, acting.user_id, task_id)
+        if row is None:
+            raise _not_found(task_id)
+        return storage_pb2.GetTaskResponse(task=task_to_proto(row))
+
+    async def ListTasks(
+        self, request: storage_pb2.ListTasksRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.ListTasksResponse:
+        acting = Acting(request.user_id)
+        if request.page_size < 0:
+            raise InvalidArgument("page_size", "must not be negative")
+        size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        after = decode_page_token(request.page_token) if request.page_token else None
+        async with self._db.as_user(acting.user_id, acting.claims) as conn:
+            rows = await repository.list_tasks(conn, acting.user_id, size + 1, after)
+        page, more = rows[:size], len(rows) > size
+        return storage_pb2.ListTasksResponse(
+            tasks=[task_to_proto(row) for row in page],
+            next_page_token=encode_page_token(page[-1]) if more else "",
+        )
+
+    async def UpdateTask(
+        self, request: storage_pb2.UpdateTaskRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.UpdateTaskResponse:
+        acting = Acting(request.user_id)
+        task_id = _task_id(request.task_id)
+        status = PROTO_TO_STATUS.get(request.status)
+        if status is None:
+            raise InvalidArgument("status", "must be QUEUED, RUNNING, SUCCEEDED or FAILED")
+        has_result, has_error = request.HasField("result"), request.HasField("error")
+        if (status == repository.SUCCEEDED) != has_result:
+            raise InvalidArgument("result", "is required with SUCCEEDED and only allowed with it")
+        if (status == repository.FAILED) != has_error:
+            raise InvalidArgument("error", "is required with FAILED and only allowed with it")
+        if has_error and not request.error.strip():
+            raise InvalidArgument("error", "must say why the task failed")
+        if len(request.error) > MAX_ERROR_CHARS:
+            raise InvalidArgument("error", f"must be at most {MAX_ERROR_CHARS} characters")
+        result = struct_to_dict(request.result) if has_result else None
+        error = request.error if has_error else None
+        async with self._db.as_user(acting.user_id, acting.claims) as conn:
+            row = await repository.update_status(
+                conn, acting.user_id, task_id, status, result, error
+            )
+            if row is None:
+                current = await repository.get_task(conn, acting.user_id, task_id)
+        if row is None:
+            if current is None:
+                raise _not_found(task_id)
+            raise FailedPrecondition(
+                f"task {task_id} is {current.status}; it cannot become {status}",
+                reason="INVALID_STATUS_TRANSITION",
+                task_id=task_id,
+                current_status=current.status,
+                requested_status=status,
+            )
+        return storage_pb2.UpdateTaskResponse(task=task_to_proto(row))
+
+    async def _set_after_success(self, user_id: str, task_id: str, column: str, value: Any) -> Any:
+        acting = Acting(user_id)
+        task_id = _task_id(task_id)
+        async with self._db.as_user(acting.user_id, acting.claims) as conn:
+            row = await repository.set_column_if_succeeded(
+                conn, acting.user_id, task_id, column, value
+            )
+            current = None if row else await repository.get_task(conn, acting.user_id, task_id)
+        if row is None:
+            if current is None:
+                raise _not_found(task_id)
+            raise FailedPrecondition(
+                f"task {task_id} is {current.status}; its analysis must succeed first",
+                reason="ANALYSIS_NOT_SUCCEEDED",
+                task_id=task_id,
+                current_status=current.status,
+            )
+        return task_to_proto(row)
+
+    async def SetIntake(
+        self, request: storage_pb2.SetIntakeRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.SetIntakeResponse:
+        if not request.HasField("intake"):
+            raise InvalidArgument("intake", "is required")
+        task = await self._set_after_success(
+            request.user_id, request.task_id, "intake", struct_to_dict(request.intake)
+        )
+        return storage_pb2.SetIntakeResponse(task=task)
+
+    async def SetRoutine(
+        self, request: storage_pb2.SetRoutineRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.SetRoutineResponse:
+        if not request.HasField("routine"):
+            raise InvalidArgument("routine", "is required")
+        task = await self._set_after_success(
+            request.user_id, request.task_id, "routine_json", struct_to_dict(request.routine)
+        )
+        return storage_pb2.SetRoutineResponse(task=task)
+
+    async def DeleteTask(
+        self, request: storage_pb2.DeleteTaskRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.DeleteTaskResponse:
+        acting = Acting(request.user_id)
+        task_id = _task_id(request.task_id)
+        async with self._db.as_user(acting.user_id, acting.claims) as conn:
+            deleted = await repository.delete_task(conn, acting.user_id, task_id)
+        if not deleted:
+            raise _not_found(task_id)
+        return storage_pb2.DeleteTaskResponse()
+
+    async def PublishProgress(
+        self, request: storage_pb2.PublishProgressRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.PublishProgressResponse:
+        acting = Acting(request.user_id)
+        task_id = _task_id(request.task_id)
+        progress = request.progress
+        if not progress.stage:
+            raise InvalidArgument("progress.stage", "is required")
+        if not 0.0 <= progress.fraction <= 1.0:
+            raise InvalidArgument("progress.fraction", "must be between 0 and 1")
+        if len(progress.message) > MAX_PROGRESS_MESSAGE_CHARS or len(progress.stage) > 64:
+            raise InvalidArgument("progress.message", "is too long")
+        payload = {"stage": progress.stage, "fraction": progress.fraction, "message": progress.message}
+        async with self._db.as_user(acting.user_id, acting.claims) as conn:
+            sent = await repository.publish_progress(conn, acting.user_id, task_id, payload)
+            current = None if sent else await repository.get_task(conn, acting.user_id, task_id)
+        if not sent:
+            if current is None:
+                raise _not_found(task_id)
+            raise FailedPrecondition(
+                f"task {task_id} is {current.status}; progress is only for unfinished tasks",
+                reason="TASK_FINISHED",
+                task_id=task_id,
+            )
+        return storage_pb2.PublishProgressResponse()
+
+    async def WatchTask(
+        self, request: storage_pb2.WatchTaskRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[storage_pb2.WatchTaskResponse]:
+        acting = Acting(request.user_id)
+        task_id = _task_id(request.task_id)
+        # Subscribe before the first read, so no change between the two is missed.
+        with self._events.subscribe(task_id) as queue:
+            last_seen = None
+            event: dict[str, Any] = {"kind": "change"}
+            while True:
+                if event.get("kind") == "progress":
+                    yield storage_pb2.WatchTaskResponse(
+                        progress=storage_pb2.TaskProgress(
+                            stage=str(event.get("stage", "")),
+                            fraction=float(event.get("fraction", 0.0)),
+                            message=str(event.get("message", "")),
+                        )
+                    )
+                else:
+                    async with self._db.as_user(acting.user_id, acting.claims) as conn:
+                        row = await repository.get_task(conn, acting.user_id, task_id)
+                    if row is None:
+                        raise _not_found(task_id)
+                    if row.updated_at != last_seen:
+                        last_seen = row.updated_at
+                        yield storage_pb2.WatchTaskResponse(task=task_to_proto(row))
+                    if row.status in repository.TERMINAL:
+                        return
+                try:
+                    event = await asyncio.wait_for(queue.get(), WATCH_REFRESH_SECONDS)
+                except TimeoutError:
+                    event = {"kind": "refresh"}
