@@ -17,7 +17,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 run: $(VENV)/.installed
-	$(PY) -m storage.dev_stack
+	$(PY) -m storage
 
 test: $(VENV)/.installed
 	$(PY) -m pytest

@@ -84,7 +84,7 @@ async def abort(context: grpc.aio.ServicerContext, error: ServiceError, domain: 
 
 def error_info(error: grpc.aio.AioRpcError | grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
     """The ErrorInfo a server attached to a failed call, for clients and tests."""
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     if status is None:
         return None
     for detail in status.details:

@@ -54,7 +54,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        method: str = handler_call_details.method
         if handler is None or not method.startswith(self._prefix):
             return handler
         if handler.unary_unary is not None:
@@ -72,14 +72,14 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         return handler
 
     async def _enter(self, context: grpc.aio.ServicerContext) -> None:
-        metadata = {key: value for key, value in (context.invocation_metadata() or ())}
+        metadata = dict(context.invocation_metadata() or ())
         request_id.set(str(metadata.get("x-request-id") or uuid.uuid4().hex))
         remaining = context.time_remaining()
         call_budget.set(min(self._cap, remaining) if remaining is not None else self._cap)
         if self._verifier is None:
             return
         try:
-            token = bearer_token(metadata.get("authorization"))  # type: ignore[arg-type]
+            token = bearer_token(metadata.get("authorization"))
             if self._verifier.needs_network(token):
                 caller = await asyncio.to_thread(self._verifier.verify, token)
             else:
@@ -95,7 +95,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         if isinstance(exc, TimeoutError) and error is None:
             error = DeadlineExceeded("the call took longer than the server allows")
         if error is None:
-            logger.exception("unexpected error in %s", method, extra={"request_id": request_id.get()})
+            logger.exception(
+                "unexpected error in %s", method, extra={"request_id": request_id.get()}
+            )
             error = ServiceError(f"internal error (request id {request_id.get()})")
         elif error.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
             logger.warning("%s failed: %s", method, error.message)
@@ -145,7 +147,11 @@ def add_health_and_reflection(
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+        [
+            *names,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
         server,
     )
     return health_servicer

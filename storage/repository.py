@@ -22,6 +22,7 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
+    text,
     tuple_,
     update,
 )
@@ -43,16 +44,16 @@ ALLOWED_FROM: dict[str, tuple[str, ...]] = {
 tasks = Table(
     "skin_analysis_tasks",
     MetaData(schema="public"),
-    Column("id", Uuid, primary_key=True),
+    Column("id", Uuid, primary_key=True, server_default=text("gen_random_uuid()")),
     Column("user_id", Uuid, nullable=False),
-    Column("status", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'queued'")),
     Column("result", JSONB),
     Column("error", Text),
     Column("real_age", Integer),
     Column("intake", JSONB),
     Column("routine_json", JSONB),
-    Column("created_at", TIMESTAMP(timezone=True), nullable=False),
-    Column("updated_at", TIMESTAMP(timezone=True), nullable=False),
+    Column("created_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
 )
 
 TaskRow = Row[Any]
@@ -63,9 +64,7 @@ def _mine(user_id: str, task_id: str) -> Any:
 
 
 async def create_task(conn: AsyncConnection, user_id: str, real_age: int | None) -> TaskRow:
-    statement = (
-        insert(tasks).values(user_id=UUID(user_id), real_age=real_age).returning(*tasks.c)
-    )
+    statement = insert(tasks).values(user_id=UUID(user_id), real_age=real_age).returning(*tasks.c)
     return (await conn.execute(statement)).one()
 
 
@@ -76,7 +75,7 @@ async def get_task(conn: AsyncConnection, user_id: str, task_id: str) -> TaskRow
 async def list_tasks(
     conn: AsyncConnection, user_id: str, limit: int, after: tuple[datetime, UUID] | None
 ) -> list[TaskRow]:
-    """Newest first, keyset-paged on (created_at, id); `after` is the last row of the page before."""
+    """Newest first, keyset-paged on (created_at, id); `after` is the previous page's last row."""
     statement = select(tasks).where(tasks.c.user_id == UUID(user_id))
     if after is not None:
         statement = statement.where(tuple_(tasks.c.created_at, tasks.c.id) < tuple_(*after))
@@ -135,7 +134,7 @@ async def publish_progress(
 async def fail_stale_tasks(conn: AsyncConnection, stale_after_seconds: float, error: str) -> int:
     """Fails every task left queued or running longer than the window (its process died)."""
     cutoff = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, stale_after_seconds)
-    statement = (
+    statement: Any = (
         update(tasks)
         .where(tasks.c.status.in_((QUEUED, RUNNING)), tasks.c.updated_at < cutoff)
         .values(status=FAILED, error=error)

