@@ -33,4 +33,4 @@ lint: $(VENV)/.installed node_modules/.installed
 	npx --no-install buf lint
 
 bench-storage: $(VENV)/.installed
-	$(PY) bench/storage.py
+	$(PY) -m bench.storage
