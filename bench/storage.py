@@ -139,6 +139,9 @@ def main() -> int:
     parser.add_argument("--clients", default="1,8,32", help="client counts, comma-separated")
     parser.add_argument("--seconds", type=int, default=5, help="measured seconds per cell")
     parser.add_argument("--pool-size", type=int, default=10, help="STORAGE_POOL_SIZE")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="storage processes sharing the port (SO_REUSEPORT)"
+    )
     args = parser.parse_args()
     for tool in ("h2load", "pgbench"):
         if shutil.which(tool) is None:
@@ -168,8 +171,7 @@ def main() -> int:
             subprocess.Popen([sys.executable, "-m", "storage"], cwd=ROOT, env=storage_env)
         )
         processes.append(subprocess.Popen(noop_command, cwd=ROOT, env=env))
-        wait_healthy(storage_port, processes[0])
-        wait_healthy(noop_port, processes[1])
+        wait_healthy(noop_port, processes[-1])
 
         user_id = str(uuid.uuid4())
         with psycopg.connect(admin_url, autocommit=True) as conn:

@@ -12,6 +12,7 @@ import os
 import secrets
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +24,7 @@ from skin.settings import CommonSettings
 AUDIENCE = "authenticated"
 _ASYMMETRIC_ALGORITHMS = ("ES256", "RS256")
 DEV_SECRET_FILE = "dev-jwt-secret"
+_ACCEPTED_CACHE_SIZE = 10_000
 
 Role = Literal["authenticated", "service_role"]
 
@@ -70,15 +72,32 @@ class TokenVerifier:
             else None
         )
         self._leeway = min(leeway_seconds, 30)
+        # Verified tokens, so a client reusing its token (the usual case) costs a dict lookup.
+        # Only accepted tokens are kept, each until its own expiry.
+        self._accepted: OrderedDict[str, Caller] = OrderedDict()
 
     def needs_network(self, token: str) -> bool:
         """True when checking this token may fetch the JWKS (so callers run it off the loop)."""
+        if token in self._accepted:
+            return False
         try:
             return jwt.get_unverified_header(token).get("alg") in _ASYMMETRIC_ALGORITHMS
         except jwt.PyJWTError:
             return False
 
     def verify(self, token: str) -> Caller:
+        cached = self._accepted.get(token)
+        if cached is not None:
+            if cached.claims["exp"] + self._leeway > time.time():
+                return cached
+            del self._accepted[token]
+        caller = self._verify_uncached(token)
+        self._accepted[token] = caller
+        if len(self._accepted) > _ACCEPTED_CACHE_SIZE:
+            self._accepted.popitem(last=False)
+        return caller
+
+    def _verify_uncached(self, token: str) -> Caller:
         claims = self._decode(token)
         role = claims.get("role")
         if role == "service_role":

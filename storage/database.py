@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from sqlalchemy import text
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from psycopg import AsyncConnection
+from psycopg.rows import namedtuple_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from sqlalchemy.engine import make_url
 
 from skin.errors import (
     DeadlineExceeded,
@@ -32,12 +31,12 @@ from skin.errors import (
 )
 from skin.grpc_runtime import call_budget
 
-SET_IDENTITY = text(
-    "select set_config('role', :role, true),"
-    " set_config('request.jwt.claims', :claims, true),"
-    " set_config('statement_timeout', :timeout, true)"
+SET_IDENTITY = (
+    "select set_config('role', %(role)s, true) as role,"
+    " set_config('request.jwt.claims', %(claims)s, true) as claims,"
+    " set_config('statement_timeout', %(timeout)s, true) as statement_timeout"
 )
-ENSURE_LOCAL_USER = text("select auth.ensure_local_user(:user_id)")
+ENSURE_LOCAL_USER = "select auth.ensure_local_user(%(user_id)s)"
 
 
 def derive_db_password(jwt_secret: str) -> str:
@@ -46,19 +45,12 @@ def derive_db_password(jwt_secret: str) -> str:
     return hmac.new(jwt_secret.encode(), b"skin-storage-db-password", hashlib.sha256).hexdigest()
 
 
-def login_url(database_url: str, role: str, password: str) -> URL:
-    """The same server and database as `database_url`, logged in as the service's role."""
-    return make_url(database_url).set(
-        drivername="postgresql+psycopg", username=role, password=password
-    )
-
-
-def as_sqlalchemy_url(database_url: str) -> URL:
-    return make_url(database_url).set(drivername="postgresql+psycopg")
-
-
-def as_libpq_url(url: URL) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+def libpq_url(database_url: str, *, role: str | None = None, password: str | None = None) -> str:
+    """`database_url` as libpq takes it (no `+driver`), optionally logged in as another role."""
+    url = make_url(database_url).set(drivername="postgresql")
+    if role is not None:
+        url = url.set(username=role, password=password)
+    return url.render_as_string(hide_password=False)
 
 
 @dataclass(frozen=True)
@@ -72,7 +64,7 @@ class RoleFacts:
 
 
 def inspect_role(database_url: str) -> RoleFacts:
-    with psycopg.connect(as_libpq_url(make_url(database_url)), connect_timeout=10) as conn:
+    with psycopg.connect(libpq_url(database_url), connect_timeout=10) as conn:
         row = conn.execute(
             "select rolname, rolsuper or rolcreaterole, rolsuper, rolbypassrls"
             " from pg_roles where rolname = current_user"
@@ -94,40 +86,49 @@ SERVICE_CLAIMS = json.dumps({"role": "service_role"})
 
 
 class Database:
-    """One pooled engine per process, logged in as the low-privilege role."""
+    """One connection pool per process, logged in as the low-privilege role."""
 
-    def __init__(self, url: URL, pool_size: int) -> None:
-        self.url = url
-        self.engine: AsyncEngine = create_async_engine(
-            url,
-            pool_size=pool_size,
-            max_overflow=0,
-            pool_timeout=5,
-            pool_recycle=1800,
-            connect_args={"connect_timeout": 5, "application_name": "skin-storage"},
+    def __init__(self, conninfo: str, pool_size: int) -> None:
+        self.pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
+            conninfo,
+            min_size=pool_size,
+            max_size=pool_size,
+            timeout=5,
+            max_lifetime=1800,
+            open=False,
+            kwargs={
+                "connect_timeout": 5,
+                "application_name": "skin-storage",
+                "row_factory": namedtuple_row,
+            },
         )
 
+    async def open(self) -> None:
+        # Do not wait for the connections: storage starts (and says UNAVAILABLE) while the
+        # database is still coming up, and the pool fills in once it is there.
+        await self.pool.open(wait=False)
+
     @asynccontextmanager
-    async def as_user(self, user_id: str, claims_json: str) -> AsyncIterator[AsyncConnection]:
-        """A transaction in which RLS sees `user_id` as the caller."""
-        async with self.engine.begin() as conn:
+    async def as_user(self, user_id: str, claims_json: str) -> AsyncIterator[AsyncConnection[Any]]:
+        """A transaction in which RLS sees `user_id` as the caller; committed on success."""
+        async with self.pool.connection() as conn:
             await conn.execute(SET_IDENTITY, _identity("authenticated", claims_json))
             yield conn
 
     @asynccontextmanager
-    async def as_service(self) -> AsyncIterator[AsyncConnection]:
+    async def as_service(self) -> AsyncIterator[AsyncConnection[Any]]:
         """A transaction as service_role (BYPASSRLS), for the janitor only."""
-        async with self.engine.begin() as conn:
+        async with self.pool.connection() as conn:
             await conn.execute(SET_IDENTITY, _identity("service_role", SERVICE_CLAIMS))
             yield conn
 
     async def ensure_local_user(self, user_id: str) -> None:
         """Local mode: creates the auth.users row of a user seen for the first time."""
-        async with self.engine.begin() as conn:
+        async with self.pool.connection() as conn:
             await conn.execute(ENSURE_LOCAL_USER, {"user_id": user_id})
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        await self.pool.close()
 
 
 def _identity(role: str, claims_json: str) -> dict[str, str]:
@@ -137,17 +138,18 @@ def _identity(role: str, claims_json: str) -> dict[str, str]:
 
 def translate_db_error(exc: BaseException) -> ServiceError | None:
     """Maps database failures to statuses a caller can act on; None for unknown errors."""
-    if isinstance(exc, PoolTimeoutError):
-        return Unavailable("storage is overloaded: no database connection was free in time")
-    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(exc, PoolTimeout):
+        return Unavailable(
+            "no database connection could be had in time; try again",
+            reason="DATABASE_UNAVAILABLE",
+        )
+    orig = exc
     if isinstance(orig, psycopg.errors.QueryCanceled):
         return DeadlineExceeded("the database did not answer within the call's deadline")
     if isinstance(orig, psycopg.errors.ForeignKeyViolation):
         return FailedPrecondition("the user does not exist", reason="USER_NOT_FOUND")
     if isinstance(orig, psycopg.errors.InsufficientPrivilege):
         return PermissionDenied("the database refused the change", reason="ROW_SECURITY")
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return Unavailable("the database is unavailable; try again", reason="DATABASE_UNAVAILABLE")
     if isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError | OSError):
         return Unavailable("the database is unavailable; try again", reason="DATABASE_UNAVAILABLE")
     return None

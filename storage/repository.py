@@ -1,22 +1,31 @@
 """SQL for public.skin_analysis_tasks. Every statement filters user_id = caller as well as RLS
-(the seed's final safeguard); the caller's identity is set by Database before these run."""
+(the seed's final safeguard); the caller's identity is set by Database before these run.
+
+The statements are written with SQLAlchemy Core against a typed table and compiled once, at
+import, for the psycopg dialect; they run on psycopg connections, which prepare them
+server-side after a few uses. (SQLAlchemy's async execution layer measured 1.3 ms per call on
+top of the database's own 0.6 ms: see bench/storage.py and the commit that made this change.)
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
 from sqlalchemy import (
     TIMESTAMP,
     Column,
     Integer,
+    Interval,
     MetaData,
-    Row,
     Table,
     Text,
     Uuid,
+    bindparam,
     delete,
     func,
     insert,
@@ -27,18 +36,19 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
+from sqlalchemy.sql import ClauseElement
 
 NOTIFY_CHANNEL = "skin_analysis_tasks"
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 TERMINAL = frozenset({SUCCEEDED, FAILED})
 # The statuses a task may be in before moving to each status.
-ALLOWED_FROM: dict[str, tuple[str, ...]] = {
-    QUEUED: (QUEUED,),
-    RUNNING: (QUEUED, RUNNING),
-    SUCCEEDED: (QUEUED, RUNNING),
-    FAILED: (QUEUED, RUNNING),
+ALLOWED_FROM: dict[str, list[str]] = {
+    QUEUED: [QUEUED],
+    RUNNING: [QUEUED, RUNNING],
+    SUCCEEDED: [QUEUED, RUNNING],
+    FAILED: [QUEUED, RUNNING],
 }
 
 tasks = Table(
@@ -56,35 +66,119 @@ tasks = Table(
     Column("updated_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
 )
 
-TaskRow = Row[Any]
+# A row as psycopg's namedtuple_row returns it: attributes named after the columns.
+TaskRow = Any
+
+_DIALECT = psycopg_dialect.dialect()
 
 
-def _mine(user_id: str, task_id: str) -> Any:
-    return (tasks.c.id == UUID(task_id)) & (tasks.c.user_id == UUID(user_id))
+def _sql(statement: ClauseElement) -> str:
+    """Compiles once; every value is a named bind parameter or a SQL literal, never a default
+    that would have to travel beside the string."""
+    compiled = statement.compile(dialect=_DIALECT)
+    unnamed = [name for name, value in compiled.params.items() if value is not None]
+    assert not unnamed, f"statement has unnamed values: {unnamed}"
+    return str(compiled)
 
 
-async def create_task(conn: AsyncConnection, user_id: str, real_age: int | None) -> TaskRow:
-    statement = insert(tasks).values(user_id=UUID(user_id), real_age=real_age).returning(*tasks.c)
-    return (await conn.execute(statement)).one()
+def _literal(value: str) -> Any:
+    return literal_column(f"'{value}'", Text)
 
 
-async def get_task(conn: AsyncConnection, user_id: str, task_id: str) -> TaskRow | None:
-    return (await conn.execute(select(tasks).where(_mine(user_id, task_id)))).one_or_none()
+_MINE = (tasks.c.id == bindparam("task_id")) & (tasks.c.user_id == bindparam("user_id"))
+_NEWEST_FIRST = (tasks.c.created_at.desc(), tasks.c.id.desc())
+
+CREATE = _sql(
+    insert(tasks)
+    .values(user_id=bindparam("user_id"), real_age=bindparam("real_age"))
+    .returning(*tasks.c)
+)
+GET = _sql(select(tasks).where(_MINE))
+LIST_FIRST = _sql(
+    select(tasks)
+    .where(tasks.c.user_id == bindparam("user_id"))
+    .order_by(*_NEWEST_FIRST)
+    .limit(bindparam("limit"))
+)
+LIST_AFTER = _sql(
+    select(tasks)
+    .where(
+        tasks.c.user_id == bindparam("user_id"),
+        tuple_(tasks.c.created_at, tasks.c.id)
+        < tuple_(
+            bindparam("after_created", type_=TIMESTAMP(timezone=True)),
+            bindparam("after_id", type_=Uuid),
+        ),
+    )
+    .order_by(*_NEWEST_FIRST)
+    .limit(bindparam("limit"))
+)
+UPDATE_STATUS = _sql(
+    update(tasks)
+    .where(_MINE, tasks.c.status == func.any(bindparam("allowed_from")))
+    .values(status=bindparam("status"), result=bindparam("result"), error=bindparam("error"))
+    .returning(*tasks.c)
+)
+SET_AFTER_SUCCESS = {
+    column: _sql(
+        update(tasks)
+        .where(_MINE, tasks.c.status == _literal(SUCCEEDED))
+        .values({column: bindparam("value")})
+        .returning(*tasks.c)
+    )
+    for column in ("intake", "routine_json")
+}
+DELETE = _sql(delete(tasks).where(_MINE).returning(tasks.c.id))
+PUBLISH_PROGRESS = _sql(
+    select(func.pg_notify(_literal(NOTIFY_CHANNEL), bindparam("payload", type_=Text)))
+    .select_from(tasks)
+    .where(_MINE, tasks.c.status != func.all(bindparam("terminal")))
+)
+FAIL_STALE = _sql(
+    update(tasks)
+    .where(
+        tasks.c.status == func.any(bindparam("unfinished")),
+        tasks.c.updated_at < func.now() - bindparam("stale_after", type_=Interval),
+    )
+    .values(status=_literal(FAILED), error=bindparam("error"))
+    .returning(literal_column("1"))
+)
+
+
+def _ids(user_id: str, task_id: str) -> dict[str, Any]:
+    return {"user_id": UUID(user_id), "task_id": UUID(task_id)}
+
+
+async def _one(conn: AsyncConnection[Any], sql: str, params: dict[str, Any]) -> TaskRow | None:
+    cursor = await conn.execute(sql, params)
+    return await cursor.fetchone()
+
+
+async def create_task(conn: AsyncConnection[Any], user_id: str, real_age: int | None) -> TaskRow:
+    row = await _one(conn, CREATE, {"user_id": UUID(user_id), "real_age": real_age})
+    assert row is not None
+    return row
+
+
+async def get_task(conn: AsyncConnection[Any], user_id: str, task_id: str) -> TaskRow | None:
+    return await _one(conn, GET, _ids(user_id, task_id))
 
 
 async def list_tasks(
-    conn: AsyncConnection, user_id: str, limit: int, after: tuple[datetime, UUID] | None
+    conn: AsyncConnection[Any], user_id: str, limit: int, after: tuple[datetime, UUID] | None
 ) -> list[TaskRow]:
     """Newest first, keyset-paged on (created_at, id); `after` is the previous page's last row."""
-    statement = select(tasks).where(tasks.c.user_id == UUID(user_id))
-    if after is not None:
-        statement = statement.where(tuple_(tasks.c.created_at, tasks.c.id) < tuple_(*after))
-    statement = statement.order_by(tasks.c.created_at.desc(), tasks.c.id.desc()).limit(limit)
-    return list((await conn.execute(statement)).all())
+    params: dict[str, Any] = {"user_id": UUID(user_id), "limit": limit}
+    if after is None:
+        cursor = await conn.execute(LIST_FIRST, params)
+    else:
+        params.update(after_created=after[0], after_id=after[1])
+        cursor = await conn.execute(LIST_AFTER, params)
+    return await cursor.fetchall()
 
 
 async def update_status(
-    conn: AsyncConnection,
+    conn: AsyncConnection[Any],
     user_id: str,
     task_id: str,
     status: str,
@@ -93,51 +187,44 @@ async def update_status(
 ) -> TaskRow | None:
     """Moves the task to `status` when its current status allows it; None when it does not (or
     the task is not the caller's: the caller tells the two apart with get_task)."""
-    statement = (
-        update(tasks)
-        .where(_mine(user_id, task_id), tasks.c.status.in_(ALLOWED_FROM[status]))
-        .values(status=status, result=result, error=error)
-        .returning(*tasks.c)
-    )
-    return (await conn.execute(statement)).one_or_none()
+    params = _ids(user_id, task_id) | {
+        "status": status,
+        "allowed_from": ALLOWED_FROM[status],
+        "result": Jsonb(result) if result is not None else None,
+        "error": error,
+    }
+    return await _one(conn, UPDATE_STATUS, params)
 
 
 async def set_column_if_succeeded(
-    conn: AsyncConnection, user_id: str, task_id: str, column: str, value: dict[str, Any]
+    conn: AsyncConnection[Any], user_id: str, task_id: str, column: str, value: dict[str, Any]
 ) -> TaskRow | None:
-    statement = (
-        update(tasks)
-        .where(_mine(user_id, task_id), tasks.c.status == SUCCEEDED)
-        .values({column: value})
-        .returning(*tasks.c)
-    )
-    return (await conn.execute(statement)).one_or_none()
+    params = _ids(user_id, task_id) | {"value": Jsonb(value)}
+    return await _one(conn, SET_AFTER_SUCCESS[column], params)
 
 
-async def delete_task(conn: AsyncConnection, user_id: str, task_id: str) -> bool:
-    statement = delete(tasks).where(_mine(user_id, task_id)).returning(tasks.c.id)
-    return (await conn.execute(statement)).one_or_none() is not None
+async def delete_task(conn: AsyncConnection[Any], user_id: str, task_id: str) -> bool:
+    return await _one(conn, DELETE, _ids(user_id, task_id)) is not None
 
 
 async def publish_progress(
-    conn: AsyncConnection, user_id: str, task_id: str, progress: dict[str, Any]
+    conn: AsyncConnection[Any], user_id: str, task_id: str, progress: dict[str, Any]
 ) -> bool:
     """Sends a progress notification when the task is the caller's and not finished; delivered
     to listeners when the transaction commits."""
     payload = json.dumps({"kind": "progress", "task_id": task_id, **progress})
-    statement = select(func.pg_notify(NOTIFY_CHANNEL, payload)).where(
-        _mine(user_id, task_id), tasks.c.status.not_in(TERMINAL)
-    )
-    return (await conn.execute(statement.select_from(tasks))).first() is not None
+    params = _ids(user_id, task_id) | {"payload": payload, "terminal": sorted(TERMINAL)}
+    return await _one(conn, PUBLISH_PROGRESS, params) is not None
 
 
-async def fail_stale_tasks(conn: AsyncConnection, stale_after_seconds: float, error: str) -> int:
+async def fail_stale_tasks(
+    conn: AsyncConnection[Any], stale_after_seconds: float, error: str
+) -> int:
     """Fails every task left queued or running longer than the window (its process died)."""
-    cutoff = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, stale_after_seconds)
-    statement: Any = (
-        update(tasks)
-        .where(tasks.c.status.in_((QUEUED, RUNNING)), tasks.c.updated_at < cutoff)
-        .values(status=FAILED, error=error)
-        .returning(literal_column("1"))
-    )
-    return len((await conn.execute(statement)).all())
+    params = {
+        "unfinished": [QUEUED, RUNNING],
+        "stale_after": timedelta(seconds=stale_after_seconds),
+        "error": error,
+    }
+    cursor = await conn.execute(FAIL_STALE, params)
+    return len(await cursor.fetchall())

@@ -20,11 +20,9 @@ from skin.identity import build_verifier, signing_secret
 from skin.storage.v1 import storage_pb2, storage_pb2_grpc
 from storage.database import (
     Database,
-    as_libpq_url,
-    as_sqlalchemy_url,
     derive_db_password,
     inspect_role,
-    login_url,
+    libpq_url,
     translate_db_error,
 )
 from storage.janitor import run_janitor
@@ -76,7 +74,7 @@ def serving_url(settings: StorageSettings) -> str:
         # DATABASE_URL already names a low-privilege role: use it as it is.
         if admin.superuser or admin.bypassrls:
             raise RuntimeError(f"role {admin.name} bypasses row-level security")
-        return as_libpq_url(as_sqlalchemy_url(settings.database_url))
+        return libpq_url(settings.database_url)
     password = settings.storage_db_password
     if not password:
         secret = signing_secret(settings)
@@ -84,13 +82,14 @@ def serving_url(settings: StorageSettings) -> str:
             raise RuntimeError("set STORAGE_DB_PASSWORD (no JWT secret to derive it from)")
         password = derive_db_password(secret)
     migrate(admin_url, LoginRole(settings.storage_db_role, password))
-    return as_libpq_url(login_url(settings.database_url, settings.storage_db_role, password))
+    return libpq_url(settings.database_url, role=settings.storage_db_role, password=password)
 
 
 async def build_server(settings: StorageSettings) -> StorageServer:
     """Migrates, connects and binds `storage_host:storage_port` (0 picks a free port)."""
     url = await asyncio.to_thread(serving_url, settings)
-    database = Database(as_sqlalchemy_url(url), settings.storage_pool_size)
+    database = Database(url, settings.storage_pool_size)
+    await database.open()
     events = TaskEvents(url)
     events.start()
     interceptor = ServiceInterceptor(

@@ -141,3 +141,20 @@ def test_jwks_refuses_unknown_kid_foreign_key_and_hs256(jwks_server):
     for token in refused:
         with pytest.raises(InvalidTokenError):
             verifier.verify(token)
+
+
+def test_cached_token_still_expires():
+    verifier = TokenVerifier(SECRET, leeway_seconds=0)
+    token = jwt.encode(claims(exp=int(time.time()) + 1), SECRET, algorithm="HS256")
+    assert verifier.verify(token).user_id == USER
+    assert verifier.verify(token).user_id == USER  # from the cache
+    time.sleep(1.1)
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+def test_refused_token_is_never_cached_as_accepted():
+    verifier = TokenVerifier(SECRET)
+    for _ in range(2):
+        with pytest.raises(InvalidTokenError):
+            verifier.verify(REFUSED["wrong signature"])

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from skin.identity import mint_token
 from skin.storage.v1 import storage_pb2 as pb
 from skin.storage.v1 import storage_pb2_grpc
-from storage.database import as_libpq_url, derive_db_password, login_url
+from storage.database import derive_db_password, libpq_url
 from storage.migrations import LoginRole, migrate
 from storage.migrations.runner import SQL_DIR, split_statements
 from storage.server import build_server
@@ -75,7 +75,7 @@ async def test_low_privilege_database_url_is_used_as_it_is(fresh_database, jwt_s
     user_id = str(uuid.uuid4())
     with psycopg.connect(fresh_database, autocommit=True) as conn:
         conn.execute("insert into auth.users (id) values (%s)", (user_id,))
-    low = as_libpq_url(login_url(fresh_database, "skin_storage", password))
+    low = libpq_url(fresh_database, role="skin_storage", password=password)
     server = await build_server(storage_settings(low, jwt_secret))
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:

@@ -13,7 +13,7 @@ from google.protobuf import struct_pb2
 
 from skin.storage.v1 import storage_pb2 as pb
 from skin.storage.v1 import storage_pb2_grpc
-from storage.database import as_libpq_url, derive_db_password, login_url
+from storage.database import derive_db_password, libpq_url
 from storage.server import build_server
 from tests.grpc_assertions import rpc_error
 from tests.storage.conftest import auth, storage_settings
@@ -25,7 +25,7 @@ SET_IDENTITY = (
 
 @pytest.fixture(scope="module")
 def login_role_url(pg_admin_url: str, jwt_secret: str) -> str:
-    return as_libpq_url(login_url(pg_admin_url, "skin_storage", derive_db_password(jwt_secret)))
+    return libpq_url(pg_admin_url, role="skin_storage", password=derive_db_password(jwt_secret))
 
 
 @pytest.fixture
