@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,19 @@ def storage_settings(
     }
     values.update(overrides)
     return StorageSettings(**values)
+
+
+@asynccontextmanager
+async def running_storage(
+    settings: StorageSettings,
+) -> AsyncIterator[storage_pb2_grpc.TaskStoreServiceStub]:
+    """A storage server of its own for one test, with a stub on a fresh channel."""
+    server = await build_server(settings)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            yield storage_pb2_grpc.TaskStoreServiceStub(channel)
+    finally:
+        await server.stop(0)
 
 
 @pytest.fixture(scope="session")

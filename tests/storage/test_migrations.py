@@ -5,19 +5,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
-import grpc
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
 from skin.identity import mint_token
 from skin.storage.v1 import storage_pb2 as pb
-from skin.storage.v1 import storage_pb2_grpc
 from storage.database import derive_db_password, libpq_url
 from storage.migrations import LoginRole, migrate
 from storage.migrations.runner import SQL_DIR, split_statements
-from storage.server import build_server
-from tests.storage.conftest import auth, storage_settings
+from tests.storage.conftest import auth, running_storage, storage_settings
 
 
 @pytest.fixture
@@ -76,38 +73,21 @@ async def test_low_privilege_database_url_is_used_as_it_is(fresh_database, jwt_s
     with psycopg.connect(fresh_database, autocommit=True) as conn:
         conn.execute("insert into auth.users (id) values (%s)", (user_id,))
     low = libpq_url(fresh_database, role="skin_storage", password=password)
-    server = await build_server(storage_settings(low, jwt_secret))
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-            stub = storage_pb2_grpc.TaskStoreServiceStub(channel)
-            task = (
-                await stub.CreateTask(
-                    pb.CreateTaskRequest(), metadata=auth(mint_token(jwt_secret, user_id))
-                )
-            ).task
-            assert task.user_id == user_id
-    finally:
-        await server.stop(0)
+    async with running_storage(storage_settings(low, jwt_secret)) as stub:
+        md = auth(mint_token(jwt_secret, user_id))
+        task = (await stub.CreateTask(pb.CreateTaskRequest(), metadata=md)).task
+    assert task.user_id == user_id
 
 
 async def test_local_mode_creates_the_user_on_first_sight(fresh_database):
     settings = storage_settings(fresh_database, None, storage_db_role="skin_storage_local_test")
     assert settings.local_auth
-    server = await build_server(settings)
-    try:
+    user_id = str(uuid.uuid4())
+    async with running_storage(settings) as stub:
         secret = (settings.data_dir / "dev-jwt-secret").read_text().strip()
-        user_id = str(uuid.uuid4())
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-            stub = storage_pb2_grpc.TaskStoreServiceStub(channel)
-            task = (
-                await stub.CreateTask(
-                    pb.CreateTaskRequest(), metadata=auth(mint_token(secret, user_id))
-                )
-            ).task
-        assert task.user_id == user_id
-        with psycopg.connect(fresh_database) as conn:
-            assert conn.execute(
-                "select count(*) from auth.users where id = %s", (user_id,)
-            ).fetchone() == (1,)
-    finally:
-        await server.stop(0)
+        md = auth(mint_token(secret, user_id))
+        task = (await stub.CreateTask(pb.CreateTaskRequest(), metadata=md)).task
+    assert task.user_id == user_id
+    with psycopg.connect(fresh_database) as conn:
+        users = conn.execute("select count(*) from auth.users where id = %s", (user_id,))
+        assert users.fetchone() == (1,)

@@ -12,11 +12,9 @@ import pytest
 from google.protobuf import struct_pb2
 
 from skin.storage.v1 import storage_pb2 as pb
-from skin.storage.v1 import storage_pb2_grpc
 from storage.database import derive_db_password, libpq_url
-from storage.server import build_server
 from tests.grpc_assertions import rpc_error
-from tests.storage.conftest import auth, storage_settings
+from tests.storage.conftest import auth, running_storage, storage_settings
 
 SET_IDENTITY = (
     "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', %s, true)"
@@ -104,35 +102,29 @@ async def test_service_role_acts_for_the_named_user_only(stub, two_users, servic
 
 async def test_pool_of_one_alternating_users_leaks_nothing(pg_admin_url, jwt_secret, two_users):
     (a, md_a), (b, md_b) = two_users
-    server = await build_server(storage_settings(pg_admin_url, jwt_secret, storage_pool_size=1))
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-            stub = storage_pb2_grpc.TaskStoreServiceStub(channel)
-            owned: dict[str, set[str]] = {a: set(), b: set()}
-            for round_ in range(6):
-                user_id, md = (a, md_a) if round_ % 2 == 0 else (b, md_b)
-                owned[user_id].add(
-                    (await stub.CreateTask(pb.CreateTaskRequest(), metadata=md)).task.id
+    settings = storage_settings(pg_admin_url, jwt_secret, storage_pool_size=1)
+    async with running_storage(settings) as stub:
+        owned: dict[str, set[str]] = {a: set(), b: set()}
+        for round_ in range(6):
+            user_id, md = (a, md_a) if round_ % 2 == 0 else (b, md_b)
+            owned[user_id].add((await stub.CreateTask(pb.CreateTaskRequest(), metadata=md)).task.id)
+
+        async def check(user_id: str, md) -> None:
+            listed = await stub.ListTasks(pb.ListTasksRequest(), metadata=md)
+            assert {t.id for t in listed.tasks} == owned[user_id]
+            assert all(t.user_id == user_id for t in listed.tasks)
+            other = b if user_id == a else a
+            for task_id in owned[other]:
+                await rpc_error(
+                    stub.GetTask(pb.GetTaskRequest(task_id=task_id), metadata=md),
+                    grpc.StatusCode.NOT_FOUND,
                 )
 
-            async def check(user_id: str, md) -> None:
-                listed = await stub.ListTasks(pb.ListTasksRequest(), metadata=md)
-                assert {t.id for t in listed.tasks} == owned[user_id]
-                assert all(t.user_id == user_id for t in listed.tasks)
-                other = b if user_id == a else a
-                for task_id in owned[other]:
-                    await rpc_error(
-                        stub.GetTask(pb.GetTaskRequest(task_id=task_id), metadata=md),
-                        grpc.StatusCode.NOT_FOUND,
-                    )
-
-            # Interleaved on the single pooled connection, sequentially and concurrently.
-            for _ in range(3):
-                await check(a, md_a)
-                await check(b, md_b)
-            await asyncio.gather(*(check(u, m) for u, m in [(a, md_a), (b, md_b)] * 5))
-    finally:
-        await server.stop(0)
+        # Interleaved on the single pooled connection, sequentially and concurrently.
+        for _ in range(3):
+            await check(a, md_a)
+            await check(b, md_b)
+        await asyncio.gather(*(check(u, m) for u, m in [(a, md_a), (b, md_b)] * 5))
 
 
 async def test_login_role_is_not_privileged(storage_server, pg_admin_url):
