@@ -47,6 +47,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         self._verifier = verifier
         self._cap = max_call_seconds
         self._translate = translate or (lambda _exc: None)
+        # The wrapped handler of each method, built on its first call and reused.
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
         self,
@@ -57,6 +59,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         method: str = handler_call_details.method
         if handler is None or not method.startswith(self._prefix):
             return handler
+        wrapped = self._wrapped.get(method)
+        if wrapped is None:
+            wrapped = self._wrapped[method] = self._wrap(method, handler)
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(method, handler.unary_unary),

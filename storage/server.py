@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 
 import grpc
+import psycopg
 from grpc_health.v1 import health
 
 from skin.grpc_runtime import (
@@ -85,9 +86,22 @@ def serving_url(settings: StorageSettings) -> str:
     return libpq_url(settings.database_url, role=settings.storage_db_role, password=password)
 
 
+async def _wait_for_database(settings: StorageSettings) -> str:
+    """Migrates as soon as the database answers: storage may start before PostgreSQL does."""
+    deadline = asyncio.get_running_loop().time() + settings.storage_startup_wait_seconds
+    while True:
+        try:
+            return await asyncio.to_thread(serving_url, settings)
+        except psycopg.OperationalError as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            logger.warning("database not reachable yet (%s); retrying", str(exc).strip())
+            await asyncio.sleep(1)
+
+
 async def build_server(settings: StorageSettings) -> StorageServer:
     """Migrates, connects and binds `storage_host:storage_port` (0 picks a free port)."""
-    url = await asyncio.to_thread(serving_url, settings)
+    url = await _wait_for_database(settings)
     database = Database(url, settings.storage_pool_size)
     await database.open()
     events = TaskEvents(url)

@@ -21,4 +21,7 @@ class StorageSettings(CommonSettings):
         default=900.0, gt=0, description="Queued/running longer than this: failed by the janitor."
     )
     janitor_interval_seconds: float = Field(default=30.0, gt=0)
+    storage_startup_wait_seconds: float = Field(
+        default=60.0, ge=0, description="How long to wait for the database at start."
+    )
     embedded_pg_port: int = Field(default=54329, ge=1, le=65535)

@@ -12,9 +12,11 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
+import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -24,7 +26,7 @@ from skin.storage.v1 import storage_pb2_grpc
 from storage.embedded_postgres import EmbeddedPostgres, free_port
 from storage.server import build_server
 from tests.grpc_assertions import rpc_error
-from tests.storage.conftest import auth, storage_settings
+from tests.storage.conftest import auth, running_storage, storage_settings
 
 GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shutil.which("grpcurl")
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,45 +71,60 @@ async def test_grpcurl_lists_services_and_gets_a_task(storage_server, stub, user
     assert denied.returncode != 0 and "Unauthenticated" in denied.stdout + denied.stderr
 
 
-@pytest.mark.slow
-async def test_database_outage_is_unavailable_then_recovers(jwt_secret):
-    directory = Path(tempfile.mkdtemp(prefix="skin-test-outage-"))
+@pytest.fixture
+def private_cluster() -> Iterator[EmbeddedPostgres]:
+    """A cluster of this test's own, initialised and stopped, for tests that stop or delay it."""
+    directory = Path(tempfile.mkdtemp(prefix="skin-test-own-pg-"))
     cluster = EmbeddedPostgres(directory, free_port(), durable=False)
-    admin_url = await asyncio.to_thread(cluster.start)
-    server = await build_server(storage_settings(admin_url, jwt_secret, storage_max_call_seconds=3))
-    try:
-        user_id = str(uuid.uuid4())
-        import psycopg
+    cluster.start()
+    cluster.stop()
+    yield cluster
+    cluster.stop()
+    shutil.rmtree(directory, ignore_errors=True)
 
-        with psycopg.connect(admin_url, autocommit=True) as conn:
+
+@pytest.mark.slow
+async def test_database_outage_is_unavailable_then_recovers(jwt_secret, private_cluster):
+    admin_url = await asyncio.to_thread(private_cluster.start)
+    user_id = str(uuid.uuid4())
+    md = auth(mint_token(jwt_secret, user_id))
+    settings = storage_settings(admin_url, jwt_secret, storage_max_call_seconds=3)
+    async with running_storage(settings) as stub:
+        with psycopg.connect(admin_url, autocommit=True) as conn:  # the schema exists now
             conn.execute("insert into auth.users (id) values (%s)", (user_id,))
-        md = auth(mint_token(jwt_secret, user_id))
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-            stub = storage_pb2_grpc.TaskStoreServiceStub(channel)
-            task = (await stub.CreateTask(pb.CreateTaskRequest(), metadata=md)).task
-            await asyncio.to_thread(cluster.stop)
-            for _ in range(3):  # pooled connections are found dead, new ones are refused
-                await rpc_error(
-                    stub.GetTask(pb.GetTaskRequest(task_id=task.id), metadata=md, timeout=10),
-                    grpc.StatusCode.UNAVAILABLE,
+        task = (await stub.CreateTask(pb.CreateTaskRequest(), metadata=md)).task
+        await asyncio.to_thread(private_cluster.stop)
+        for _ in range(3):  # pooled connections are found dead, new ones are refused
+            await rpc_error(
+                stub.GetTask(pb.GetTaskRequest(task_id=task.id), metadata=md, timeout=10),
+                grpc.StatusCode.UNAVAILABLE,
+            )
+        await asyncio.to_thread(private_cluster.start)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                got = await stub.GetTask(
+                    pb.GetTaskRequest(task_id=task.id), metadata=md, timeout=10
                 )
-            await asyncio.to_thread(cluster.start)
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    got = await stub.GetTask(
-                        pb.GetTaskRequest(task_id=task.id), metadata=md, timeout=10
-                    )
-                    break
-                except grpc.aio.AioRpcError as exc:
-                    assert exc.code() == grpc.StatusCode.UNAVAILABLE
-                    assert time.monotonic() < deadline, "storage did not recover"
-                    await asyncio.sleep(0.2)
-            assert got.task.id == task.id
-    finally:
-        await server.stop(0)
-        await asyncio.to_thread(cluster.stop)
-        shutil.rmtree(directory, ignore_errors=True)
+                break
+            except grpc.aio.AioRpcError as exc:
+                assert exc.code() == grpc.StatusCode.UNAVAILABLE
+                assert time.monotonic() < deadline, "storage did not recover"
+                await asyncio.sleep(0.2)
+        assert got.task.id == task.id
+
+
+@pytest.mark.slow
+async def test_storage_waits_for_a_database_that_starts_later(jwt_secret, private_cluster):
+    settings = storage_settings(
+        private_cluster.admin_url, jwt_secret, storage_startup_wait_seconds=30
+    )
+    starting = asyncio.create_task(build_server(settings))
+    await asyncio.sleep(1.5)
+    assert not starting.done(), "storage gave up (or started) without a database"
+    await asyncio.to_thread(private_cluster.start)
+    server = await asyncio.wait_for(starting, 30)
+    await server.stop(0)
 
 
 @pytest.mark.slow
