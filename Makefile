@@ -6,10 +6,11 @@ PROTOS := $(shell find protos -name '*.proto')
 
 .PHONY: run test lint proto bench-storage clean-data
 
-$(VENV)/.installed: pyproject.toml
+# uv, because mediapipe's metadata must be overridden (see dependency-overrides.txt).
+$(VENV)/.installed: pyproject.toml dependency-overrides.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet uv==0.13.9
+	$(VENV)/bin/uv pip install --quiet --python $(PY) --override dependency-overrides.txt -e '.[dev]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
