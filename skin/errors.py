@@ -22,6 +22,19 @@ class ServiceError(Exception):
         self.reason = reason or self.default_reason
         self.metadata = {key: str(value) for key, value in metadata.items()}
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors cross process boundaries (the analyzer's worker pool): keep every attribute.
+        return (_rebuild, (type(self), self.message, self.reason, self.metadata))
+
+
+def _rebuild(
+    cls: type[ServiceError], message: str, reason: str, metadata: dict[str, str]
+) -> ServiceError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.message, error.reason, error.metadata = message, reason, metadata
+    return error
+
 
 class InvalidArgument(ServiceError):
     code = grpc.StatusCode.INVALID_ARGUMENT

@@ -1,0 +1,1 @@
+"""The analysis pipeline: decode -> quality -> landmarks -> regions -> metrics -> scores."""

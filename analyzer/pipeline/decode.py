@@ -1,0 +1,99 @@
+"""Decode stage: format by content, byte and pixel limits, EXIF orientation, early downscale."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from analyzer.pipeline.limits import PHOTO_LIMITS, PhotoLimits
+from analyzer.pipeline.rejection import Failure, reject
+
+# Magic numbers: the format is decided by content, never by a file name or a client's word.
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+)
+
+
+@dataclass(frozen=True)
+class DecodedPhoto:
+    """The working copy (RGB, longer side <= working_side) and how it maps to the original."""
+
+    rgb: np.ndarray
+    format: str
+    original_width: int
+    original_height: int
+
+    @property
+    def scale(self) -> float:
+        """Original pixels per working pixel (after EXIF orientation)."""
+        return self.original_width / self.rgb.shape[1]
+
+
+def sniff_format(data: bytes) -> str | None:
+    for signature, name in _SIGNATURES:
+        if data.startswith(signature):
+            return name
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def decode_photo(data: bytes, limits: PhotoLimits = PHOTO_LIMITS) -> DecodedPhoto:
+    if len(data) > limits.max_bytes:
+        raise reject(Failure(
+            "IMAGE_TOO_LARGE",
+            f"the upload is {len(data) / 2**20:.1f} MiB"
+            f" (at most {limits.max_bytes / 2**20:.0f} MiB)",
+            "send a JPEG from the camera instead of an uncompressed file",
+        ))  # fmt: skip
+    kind = sniff_format(data)
+    if kind is None:
+        raise reject(Failure(
+            "UNSUPPORTED_FORMAT", "the file is not a JPEG, PNG or WebP image",
+            "take a photo with the camera or choose a JPEG, PNG or WebP picture",
+        ))  # fmt: skip
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=[kind])
+            width, height = image.size
+            if width * height > limits.max_pixels:
+                raise reject(_too_many_pixels(width, height, limits))
+            orientation = image.getexif().get(0x0112, 1)
+            if kind == "JPEG":
+                # libjpeg decodes at 1/2, 1/4 or 1/8 scale directly: far less work than a full
+                # decode followed by a resize.
+                image.draft("RGB", (limits.working_side, limits.working_side))
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise reject(_too_many_pixels(0, 0, limits)) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise reject(Failure(
+            "CORRUPT_IMAGE", f"the {kind} image is damaged or incomplete",
+            "take the photo again and upload it whole",
+        )) from exc  # fmt: skip
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    upright = ImageOps.exif_transpose(image.convert("RGB"))
+    if min(width, height) < limits.min_side:
+        raise reject(Failure(
+            "LOW_RESOLUTION",
+            f"the photo is {width}x{height} px (at least {limits.min_side} px a side)",
+            "use the camera's normal photo mode, not a thumbnail or screenshot",
+        ))  # fmt: skip
+    upright.thumbnail((limits.working_side, limits.working_side), Image.Resampling.LANCZOS)
+    return DecodedPhoto(np.asarray(upright), kind, width, height)
+
+
+def _too_many_pixels(width: int, height: int, limits: PhotoLimits) -> Failure:
+    size = f"{width}x{height} px" if width else "too many pixels"
+    return Failure(
+        "IMAGE_TOO_LARGE",
+        f"the image is {size} (at most {limits.max_pixels / 1e6:.0f} megapixels)",
+        "send the photo as the camera took it",
+    )

@@ -1,0 +1,49 @@
+"""Thresholds of the decode stage and the quality gate, as data with units and reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PhotoLimits:
+    """What the analyzer accepts. Pixel figures are of the photo as uploaded."""
+
+    # An upload larger than this is refused before decoding (bytes). 20 MiB holds any phone
+    # camera's JPEG and a 12 MP PNG.
+    max_bytes: int = 20 * 1024 * 1024
+    # Decompression-bomb guard: width x height, read from the header before decoding. 50 MP is
+    # above every phone camera's default mode.
+    max_pixels: int = 50_000_000
+    # Below this shorter side a face cannot hold enough skin pixels to measure (px).
+    min_side: int = 320
+    # The analysis runs on a copy whose longer side is at most this (px); JPEGs are decoded at
+    # reduced scale (libjpeg's DCT scaling through Pillow's draft) to get there cheaply.
+    working_side: int = 1280
+
+
+@dataclass(frozen=True)
+class QualityLimits:
+    """The quality gate, as commercial skin-analysis APIs apply it (each figure is reported)."""
+
+    # The face box's width relative to the photo's width, and in photo pixels.
+    min_face_fraction: float = 0.12
+    min_face_pixels: float = 100.0
+    # Detection confidence for counting faces (MediaPipe full-range detector).
+    min_detection_confidence: float = 0.5
+    # Head pose estimated from the eyes, nose and ears (degrees, approximate).
+    max_yaw_degrees: float = 25.0
+    max_pitch_degrees: float = 25.0
+    max_roll_degrees: float = 20.0
+    # Sharpness: variance of the Laplacian of the face scaled to 256 px wide, relative to the
+    # face's grey-level variance (x1000). Sharp phone photos measure ~10; a Gaussian blur of
+    # sigma 1.5 px on a 215 px wide face brings it under 2.
+    min_sharpness: float = 2.5
+    # Exposure: median CIELAB L* of the central face, and the share of clipped pixels.
+    min_lightness: float = 25.0
+    max_lightness: float = 88.0
+    max_clipped_fraction: float = 0.25
+
+
+PHOTO_LIMITS = PhotoLimits()
+QUALITY_LIMITS = QualityLimits()

@@ -1,0 +1,119 @@
+"""Skin regions from the landmarks, and a skin mask without eyes, brows, lips and nostrils.
+
+Regions are laid out in the face's own frame: origin between the iris centres, x along the eye
+line, unit = the inter-pupillary distance (IPD). The layout is mirror-symmetric, so a mirrored
+photo swaps left and right regions. Left and right are the subject's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from analyzer.pipeline import face_model as fm
+
+# (u0, u1, v0, v1) boxes in IPD units; u grows toward the subject's left, v down the face.
+# Proportions follow the MediaPipe canonical face: eyes at u = +-0.5, outer eye corners near
+# +-0.7, nose tip at v ~ 0.65, mouth corners at v ~ 0.85, chin at v ~ 1.7.
+REGION_BOXES: dict[str, tuple[float, float, float, float]] = {
+    "forehead": (-0.70, 0.70, -0.95, -0.45),
+    "nose": (-0.16, 0.16, 0.05, 0.58),
+    "chin": (-0.38, 0.38, 1.22, 1.58),
+    "left_cheek": (0.30, 0.85, 0.42, 1.05),
+    "right_cheek": (-0.85, -0.30, 0.42, 1.05),
+    "left_under_eye": (0.24, 0.76, 0.14, 0.36),
+    "right_under_eye": (-0.76, -0.24, 0.14, 0.36),
+    "left_crows_feet": (0.76, 1.00, -0.18, 0.22),
+    "right_crows_feet": (-1.00, -0.76, -0.18, 0.22),
+    "left_nasolabial": (0.16, 0.42, 0.58, 1.00),
+    "right_nasolabial": (-0.42, -0.16, 0.58, 1.00),
+}
+# Below the nose tip and above the lip: nostrils and their shadow.
+NOSTRILS_BOX = (-0.30, 0.30, 0.60, 0.82)
+# Contours cut out of the skin, each grown by this many IPD.
+EXCLUDED_CONTOURS = {
+    "LEFT_EYE": 0.10,
+    "RIGHT_EYE": 0.10,
+    "LEFT_EYEBROW": 0.07,
+    "RIGHT_EYEBROW": 0.07,
+    "LIPS": 0.06,
+}
+# The forehead may hold hair: there, pixels far in colour from the cheeks' skin, or much darker,
+# are dropped (CIELAB units).
+HAIR_DELTA_E = 20.0
+HAIR_DARKER_L = 12.0
+
+
+@dataclass(frozen=True)
+class FaceFrame:
+    origin: np.ndarray
+    x_axis: np.ndarray
+    y_axis: np.ndarray
+    ipd: float
+
+    def to_image(self, u: float, v: float) -> np.ndarray:
+        return self.origin + self.ipd * (u * self.x_axis + v * self.y_axis)
+
+
+@dataclass(frozen=True)
+class FaceRegions:
+    frame: FaceFrame
+    skin: np.ndarray  # bool mask of measurable skin
+    masks: dict[str, np.ndarray]  # region name -> bool mask (within skin)
+    polygons: dict[str, np.ndarray]  # region name -> (4, 2) corners in working pixels
+
+
+def face_frame(landmarks: np.ndarray) -> FaceFrame:
+    right_eye, left_eye = landmarks[fm.RIGHT_IRIS, :2], landmarks[fm.LEFT_IRIS, :2]
+    ipd = float(np.linalg.norm(left_eye - right_eye))
+    x_axis = (left_eye - right_eye) / max(ipd, 1e-6)
+    y_axis = np.array([-x_axis[1], x_axis[0]])
+    return FaceFrame((left_eye + right_eye) / 2, x_axis, y_axis, ipd)
+
+
+def _box_polygon(frame: FaceFrame, box: tuple[float, float, float, float]) -> np.ndarray:
+    u0, u1, v0, v1 = box
+    return np.array([frame.to_image(u, v) for u, v in ((u0, v0), (u1, v0), (u1, v1), (u0, v1))])
+
+
+def _fill(shape: tuple[int, ...], polygon: np.ndarray) -> np.ndarray:
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], (1,))
+    return mask.astype(bool)
+
+
+def build_regions(rgb: np.ndarray, lab: np.ndarray, landmarks: np.ndarray) -> FaceRegions:
+    shape = rgb.shape[:2]
+    frame = face_frame(landmarks)
+    points = landmarks[:, :2]
+    oval = cv2.convexHull(np.round(points[fm.FaceModel.contour("FACE_OVAL")]).astype(np.int32))
+    # The mesh stops near the hairline; let the face reach a little higher for the forehead.
+    top = np.array([frame.to_image(u, -0.95) for u in (-0.7, 0.0, 0.7)])
+    domain = _fill(shape, cv2.convexHull(np.vstack([oval[:, 0, :], top]).astype(np.int32))[:, 0, :])
+    excluded = _fill(shape, _box_polygon(frame, NOSTRILS_BOX))
+    for name, grow in EXCLUDED_CONTOURS.items():
+        hull = cv2.convexHull(np.round(points[fm.FaceModel.contour(name)]).astype(np.int32))
+        part = _fill(shape, hull[:, 0, :]).astype(np.uint8)
+        radius = max(1, round(grow * frame.ipd))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        excluded |= cv2.dilate(part, kernel).astype(bool)
+    allowed = domain & ~excluded
+    polygons = {name: _box_polygon(frame, box) for name, box in REGION_BOXES.items()}
+    masks = {name: _fill(shape, polygon) & allowed for name, polygon in polygons.items()}
+    cheeks = masks["left_cheek"] | masks["right_cheek"]
+    forehead = masks["forehead"]
+    if cheeks.any() and forehead.any():
+        reference = np.median(lab[cheeks], axis=0)
+        pixels = lab[forehead]
+        hair = (np.linalg.norm(pixels - reference, axis=1) > HAIR_DELTA_E) | (
+            pixels[:, 0] < reference[0] - HAIR_DARKER_L
+        )
+        forehead[forehead] = ~hair
+    # Measurable skin is what the regions cover: the face's rim (jaw shadow, ears, hairline)
+    # is left out.
+    skin = np.zeros(shape, bool)
+    for mask in masks.values():
+        skin |= mask
+    return FaceRegions(frame=frame, skin=skin, masks=masks, polygons=polygons)

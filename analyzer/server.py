@@ -1,0 +1,76 @@
+"""Builds and runs the analyzer gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health
+
+from analyzer.pipeline.limits import PHOTO_LIMITS
+from analyzer.servicer import AnalyzerServicer
+from analyzer.settings import AnalyzerSettings
+from analyzer.workers import AnalysisPool
+from skin.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
+from skin.grpc_runtime import (
+    ServiceInterceptor,
+    add_health_and_reflection,
+    run_until_signal,
+    set_serving,
+)
+
+logger = logging.getLogger(__name__)
+
+SERVICE_NAME = analyzer_pb2.DESCRIPTOR.services_by_name["AnalyzerService"].full_name
+ERROR_DOMAIN = "analyzer.skin-analysis"
+# The largest accepted photo plus room for the rest of the request; anything bigger is refused
+# by gRPC itself before it is buffered whole.
+MAX_RECEIVE_BYTES = PHOTO_LIMITS.max_bytes + 1024 * 1024
+
+
+@dataclass
+class AnalyzerServer:
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    pool: AnalysisPool
+
+    async def stop(self, grace: float | None = None) -> None:
+        await self.server.stop(grace)
+        await asyncio.to_thread(self.pool.close)
+
+
+async def build_server(settings: AnalyzerSettings) -> AnalyzerServer:
+    pool = AnalysisPool(settings.analyzer_workers, settings.analyzer_max_concurrent)
+    await pool.start()
+    # The analyzer holds no user data; it is reached only by internal services (the gateway
+    # verifies tokens), so it checks none itself.
+    interceptor = ServiceInterceptor(
+        package="skin.analyzer.v1", domain=ERROR_DOMAIN, verifier=None, max_call_seconds=120.0
+    )
+    server = grpc.aio.server(
+        interceptors=[interceptor],
+        options=[("grpc.max_receive_message_length", MAX_RECEIVE_BYTES)],
+    )
+    analyzer_pb2_grpc.add_AnalyzerServiceServicer_to_server(AnalyzerServicer(pool), server)
+    health_servicer = add_health_and_reflection(server, [SERVICE_NAME])
+    port = server.add_insecure_port(f"{settings.analyzer_host}:{settings.analyzer_port}")
+    await server.start()
+    await set_serving(health_servicer, [SERVICE_NAME])
+    return AnalyzerServer(server=server, port=port, health=health_servicer, pool=pool)
+
+
+async def serve(settings: AnalyzerSettings) -> None:
+    built = await build_server(settings)
+    logger.info(
+        "analyzer listening on port %d with %d workers", built.port, settings.analyzer_workers
+    )
+
+    async def close_pool() -> None:
+        await asyncio.to_thread(built.pool.close)
+
+    await run_until_signal(
+        built.server, built.health, settings.analyzer_grace_seconds, on_stop=close_pool
+    )

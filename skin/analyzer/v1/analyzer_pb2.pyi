@@ -1,0 +1,51 @@
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class AnalysisStage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ANALYSIS_STAGE_UNSPECIFIED: _ClassVar[AnalysisStage]
+    ANALYSIS_STAGE_DECODE: _ClassVar[AnalysisStage]
+    ANALYSIS_STAGE_QUALITY: _ClassVar[AnalysisStage]
+    ANALYSIS_STAGE_LANDMARKS: _ClassVar[AnalysisStage]
+    ANALYSIS_STAGE_REGIONS: _ClassVar[AnalysisStage]
+    ANALYSIS_STAGE_METRICS: _ClassVar[AnalysisStage]
+    ANALYSIS_STAGE_SCORES: _ClassVar[AnalysisStage]
+ANALYSIS_STAGE_UNSPECIFIED: AnalysisStage
+ANALYSIS_STAGE_DECODE: AnalysisStage
+ANALYSIS_STAGE_QUALITY: AnalysisStage
+ANALYSIS_STAGE_LANDMARKS: AnalysisStage
+ANALYSIS_STAGE_REGIONS: AnalysisStage
+ANALYSIS_STAGE_METRICS: AnalysisStage
+ANALYSIS_STAGE_SCORES: AnalysisStage
+
+class AnalyzeFaceRequest(_message.Message):
+    __slots__ = ("image", "real_age")
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    REAL_AGE_FIELD_NUMBER: _ClassVar[int]
+    image: bytes
+    real_age: int
+    def __init__(self, image: _Optional[bytes] = ..., real_age: _Optional[int] = ...) -> None: ...
+
+class AnalysisProgress(_message.Message):
+    __slots__ = ("stage", "fraction", "message")
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    FRACTION_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    stage: AnalysisStage
+    fraction: float
+    message: str
+    def __init__(self, stage: _Optional[_Union[AnalysisStage, str]] = ..., fraction: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
+
+class AnalyzeFaceResponse(_message.Message):
+    __slots__ = ("progress", "result")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    progress: AnalysisProgress
+    result: _struct_pb2.Struct
+    def __init__(self, progress: _Optional[_Union[AnalysisProgress, _Mapping]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...

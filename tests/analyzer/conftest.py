@@ -1,0 +1,57 @@
+"""Analyzer fixtures: the face model in-process, a pipeline runner, and a real gRPC server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+import pytest
+
+from analyzer.pipeline.face_model import FaceModel
+from analyzer.pipeline.run import analyze
+from analyzer.server import AnalyzerServer, build_server
+from analyzer.settings import AnalyzerSettings
+from skin.analyzer.v1 import analyzer_pb2_grpc
+
+
+@pytest.fixture(scope="session")
+def face_model() -> FaceModel:
+    return FaceModel()
+
+
+@pytest.fixture(scope="session")
+def run_analysis(face_model: FaceModel) -> Callable[..., dict[str, Any]]:
+    """Analyses photo bytes in this process, recording the progress it reports."""
+
+    def run(
+        image: bytes, real_age: int | None = 35, progress: list[Any] | None = None
+    ) -> dict[str, Any]:
+        def record(*event: Any) -> None:
+            if progress is not None:
+                progress.append(event)
+
+        return analyze(image, real_age, face_model, record)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+async def analyzer_server() -> AsyncIterator[AnalyzerServer]:
+    settings = AnalyzerSettings(
+        analyzer_host="127.0.0.1", analyzer_port=0, analyzer_workers=2, analyzer_max_concurrent=4
+    )
+    server = await build_server(settings)
+    yield server
+    await server.stop(0)
+
+
+@pytest.fixture(scope="session")
+async def analyzer_stub(
+    analyzer_server: AnalyzerServer,
+) -> AsyncIterator[analyzer_pb2_grpc.AnalyzerServiceStub]:
+    options = [("grpc.max_send_message_length", 64 * 1024 * 1024)]
+    async with grpc.aio.insecure_channel(
+        f"127.0.0.1:{analyzer_server.port}", options=options
+    ) as channel:
+        yield analyzer_pb2_grpc.AnalyzerServiceStub(channel)
