@@ -17,6 +17,11 @@ MEAN_IPD_MM = 63.0
 @dataclass(frozen=True)
 class MeasureContext:
     lab: np.ndarray  # float32, L* in 0..100, a* and b* in CIELAB units, of the face crop
+    # Contrast channels that a change of exposure leaves alone (sRGB is close to a power law,
+    # so scaling the light scales linear values, and their logarithms only shift):
+    # 100 ln(luminance) for darkness, and 100 ln(R/G) in linear light for redness.
+    log_luminance: np.ndarray
+    log_red_green: np.ndarray
     regions: FaceRegions
     scale: float  # original pixels per working pixel
     offset: tuple[int, int] = (0, 0)  # the crop's top-left corner in the working image
@@ -46,6 +51,24 @@ class MeasureContext:
 
 def to_lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+
+
+def _srgb_to_linear_table() -> np.ndarray:
+    v = np.arange(256, dtype=np.float64) / 255.0
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+_LINEAR = _srgb_to_linear_table()
+_FLOOR = 1e-3  # keeps the logarithm finite in black pixels
+
+
+def contrast_channels(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(100 ln Y, 100 ln(R/G)) in linear light (IEC 61966-2-1 decoding, Rec. 709 luminance)."""
+    linear = _LINEAR[rgb]
+    luminance = linear @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+    log_luminance = 100 * np.log(luminance + _FLOOR)
+    log_red_green = 100 * np.log((linear[..., 0] + _FLOOR) / (linear[..., 1] + _FLOOR))
+    return log_luminance.astype(np.float32), log_red_green.astype(np.float32)
 
 
 def masked_blur(channel: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:

@@ -28,14 +28,13 @@ def redness(ctx: MeasureContext) -> dict[str, Any]:
 
 
 def tone_evenness(ctx: MeasureContext) -> dict[str, Any]:
-    """Unevenness: standard deviation of L* at blotch scale (between 5% and 50% of the IPD),
-    i.e. after removing pore-level detail and the photo's large-scale shading."""
-    lightness, skin = ctx.lab[..., 0], ctx.regions.skin
-    detail = masked_blur(lightness, skin, 0.05 * ctx.ipd) - masked_blur(
-        lightness, skin, 0.5 * ctx.ipd
-    )
+    """Unevenness: standard deviation of log luminance at blotch scale (between 5% and 50% of
+    the IPD), i.e. after removing pore-level detail and the photo's large-scale shading."""
+    lightness, skin = ctx.log_luminance, ctx.regions.skin
+    fine = masked_blur(lightness, skin, 0.05 * ctx.ipd)
+    detail = fine - masked_blur(lightness, skin, 0.5 * ctx.ipd)
     return {
-        "l_star_std": round(float(detail[skin].std()), 3),
+        "blotch_std": round(float(detail[skin].std()), 3),
         "regions": per_region(np.abs(detail), ctx),
     }
 

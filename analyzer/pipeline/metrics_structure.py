@@ -6,72 +6,138 @@ from typing import Any
 
 import cv2
 import numpy as np
+from scipy.ndimage import maximum_filter
 from skimage.filters import sato
 
 from analyzer.pipeline.measure_context import MeasureContext, masked_blur, per_region
 
-# Blob sizes as diameters in IPD units: a pigment spot is 1.5-20 mm on a 63 mm IPD face.
-SPOT_MIN_DIAMETER, SPOT_MAX_DIAMETER = 0.025, 0.32
-SPOT_DELTA_L = 6.0  # darker than the local skin by this many L* units
-ACNE_DELTA_A = 6.0  # redder than the local skin by this many a* units
+# Blob sizes as diameters in IPD units (x 63 mm for a typical face): pigment spots 2.5-20 mm,
+# inflamed acne lesions (papules, pustules) 2-6 mm.
+SPOT_DIAMETERS = (0.04, 0.32)
+ACNE_DIAMETERS = (0.03, 0.10)
+# Contrasts are in 100 ln units of linear light: 18 = 16% less light reflected than the skin
+# around it; 20 = red/green ratio 22% above the skin around it.
+SPOT_CONTRAST = 18.0
+ACNE_CONTRAST = 20.0
 MAX_ELONGATION = 3.0  # longer than wide by more than this: a line (wrinkle, hair), not a blob
 PORE_SIGMA = (0.010, 0.030)  # band of the difference of Gaussians, IPD units
-PORE_THRESHOLD = 1.5  # L* units darker than the surroundings at pore scale
+PORE_THRESHOLD = 5.0  # darker than the surroundings at pore scale (100 ln units, ~5%)
 TEXTURE_SIGMA = (0.008, 0.05)
 WRINKLE_SIGMAS = (0.010, 0.018)  # ridge widths searched, IPD units
-WRINKLE_THRESHOLD = 1.5  # Sato ridge response (L* units) that counts as a line
+WRINKLE_THRESHOLD = 5.0  # Sato ridge response (100 ln units) that counts as a line
 WRINKLE_REGIONS = ("forehead", "left_crows_feet", "right_crows_feet", "left_nasolabial",
                    "right_nasolabial", "left_under_eye", "right_under_eye")  # fmt: skip
 
 
-def _blobs(ctx: MeasureContext, candidate: np.ndarray) -> list[dict[str, Any]]:
-    """Connected blobs of the right size and shape, as locations in the original photo."""
-    count, labels, stats, centroids = cv2.connectedComponentsWithStats(
-        candidate.astype(np.uint8), connectivity=8
+def scale_space_blobs(
+    signal: np.ndarray, skin: np.ndarray, ipd: float, diameters: tuple[float, float]
+) -> list[tuple[float, float, float]]:
+    """Round blobs of a positive `signal` (darkness or redness against the local skin) as
+    (x, y, radius) in crop pixels: maxima over space and scale of a difference of Gaussians
+    (Lindeberg's scale-space blob detector, as in SIFT), with line-like maxima (a wrinkle or a
+    hair seen at one scale) rejected by their Hessian's eigenvalue ratio. Blobs touching one
+    another or a line are still found one by one."""
+    radii = np.geomspace(diameters[0] / 2, diameters[1] / 2, 8) * ipd
+    sigmas = [max(0.6, float(radius) / np.sqrt(2)) for radius in radii]
+    # A blob counts only when its whole disc is skin: at the edge of the mask (eyes, lips,
+    # the region's border) the contrast is an artefact of the edge.
+    inside = cv2.distanceTransform(skin.astype(np.uint8), cv2.DIST_L2, 3)
+    responses = np.stack(
+        [
+            cv2.GaussianBlur(signal, (0, 0), s) - cv2.GaussianBlur(signal, (0, 0), 1.6 * s)
+            for s in sigmas
+        ]
     )
-    min_area = np.pi * (SPOT_MIN_DIAMETER * ctx.ipd / 2) ** 2
-    max_area = np.pi * (SPOT_MAX_DIAMETER * ctx.ipd / 2) ** 2
-    found = []
-    for index in range(1, count):
-        x, y, w, h, area = stats[index]
-        if not min_area <= area <= max_area or max(w, h) > MAX_ELONGATION * max(1, min(w, h)):
+    peaks = (
+        (responses == maximum_filter(responses, size=(3, 3, 3))) & (responses > 0.5) & skin[None]
+    )
+    blobs: list[tuple[float, float, float, float]] = []
+    for level, y, x in zip(*np.nonzero(peaks), strict=True):
+        sigma = sigmas[level]
+        if inside[y, x] < sigma * np.sqrt(2) + 1:
             continue
-        cx, cy = centroids[index]
-        diameter = 2 * np.sqrt(area / np.pi)
-        found.append({
-            "center": ctx.to_original(cx, cy),
-            "radius": round(diameter / 2 * ctx.scale, 1),
-            "diameter_mm": round(diameter * ctx.mm_per_pixel, 1),
-            "region": ctx.region_of(cx, cy),
-        })  # fmt: skip
-    return found
+        smooth = cv2.GaussianBlur(signal, (0, 0), max(0.5, sigma / 2))
+        if smooth[y, x] < 1.0:
+            continue
+        y0, y1, x0, x1 = max(0, y - 1), y + 2, max(0, x - 1), x + 2
+        patch = cv2.GaussianBlur(signal, (0, 0), sigma)[y0:y1, x0:x1]
+        if patch.shape != (3, 3):
+            continue
+        dxx = patch[1, 2] + patch[1, 0] - 2 * patch[1, 1]
+        dyy = patch[2, 1] + patch[0, 1] - 2 * patch[1, 1]
+        dxy = (patch[2, 2] - patch[2, 0] - patch[0, 2] + patch[0, 0]) / 4
+        determinant, trace = dxx * dyy - dxy**2, dxx + dyy
+        if determinant <= 0 or trace**2 / determinant > (MAX_ELONGATION + 1) ** 2 / MAX_ELONGATION:
+            continue
+        blobs.append((float(x), float(y), sigma * np.sqrt(2), float(responses[level, y, x])))
+    # One blob per place: a weaker blob whose centre lies inside a stronger one is the same.
+    kept: list[tuple[float, float, float, float]] = []
+    for blob in sorted(blobs, key=lambda b: -b[3]):
+        if all(np.hypot(blob[0] - k[0], blob[1] - k[1]) > max(blob[2], k[2]) for k in kept):
+            kept.append(blob)
+    return [(x, y, radius) for x, y, radius, _ in kept]
+
+
+def _locations(
+    ctx: MeasureContext, blobs: list[tuple[float, float, float]]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "center": ctx.to_original(x, y),
+            "radius": round(radius * ctx.scale, 1),
+            "diameter_mm": round(2 * radius * ctx.mm_per_pixel, 1),
+            "region": ctx.region_of(x, y),
+        }
+        for x, y, radius in blobs
+    ]
+
+
+def _weight(contrast: float, threshold: float) -> float:
+    """How clearly a blob counts: 0 at the threshold, 1 at twice the threshold. Scores sum these
+    weights, so a blob hovering at the threshold cannot swing a score on its own."""
+    return min(1.0, max(0.0, (contrast - threshold) / threshold))
 
 
 def spots_and_acne(ctx: MeasureContext) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Spots: blobs darker than the local skin (L* below a masked Gaussian background with
-    sigma 0.2 IPD) whose redness is not raised. Acne: blobs redder than the local skin (a*
-    above its background) — red, raised lesions."""
+    """Spots: blobs darker than the local skin (luminance below a masked Gaussian background
+    with sigma 0.2 IPD) by SPOT_CONTRAST at their centre, and not redder than it. Acne: blobs
+    redder than the local skin (red/green ratio above its background) by ACNE_CONTRAST."""
     skin = ctx.regions.skin
-    lightness, a = ctx.lab[..., 0], ctx.lab[..., 1]
+    luminance, red_green = ctx.log_luminance, ctx.log_red_green
     sigma = 0.2 * ctx.ipd
-    delta_l = masked_blur(lightness, skin, sigma) - lightness
-    delta_a = a - masked_blur(a, skin, sigma)
-    eroded = cv2.erode(skin.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    spot_blobs = _blobs(ctx, eroded & (delta_l > SPOT_DELTA_L) & (delta_a < ACNE_DELTA_A))
-    acne_blobs = _blobs(ctx, eroded & (delta_a > ACNE_DELTA_A))
+    darker = np.where(skin, masked_blur(luminance, skin, sigma) - luminance, 0).astype(np.float32)
+    redder = np.where(skin, red_green - masked_blur(red_green, skin, sigma), 0).astype(np.float32)
+    spots = [
+        (x, y, r, _weight(float(darker[int(y), int(x)]), SPOT_CONTRAST))
+        for x, y, r in scale_space_blobs(darker, skin, ctx.ipd, SPOT_DIAMETERS)
+        if darker[int(y), int(x)] > SPOT_CONTRAST and redder[int(y), int(x)] < ACNE_CONTRAST
+    ]
+    acne = [
+        (x, y, r, _weight(float(redder[int(y), int(x)]), ACNE_CONTRAST))
+        for x, y, r in scale_space_blobs(redder, skin, ctx.ipd, ACNE_DIAMETERS)
+        if redder[int(y), int(x)] > ACNE_CONTRAST
+    ]
     skin_px = max(int(skin.sum()), 1)
-    spot_area = sum(np.pi * (b["radius"] / ctx.scale) ** 2 for b in spot_blobs) / skin_px
-    return (
-        {"count": len(spot_blobs), "area_fraction": round(spot_area, 5), "locations": spot_blobs},
-        {"count": len(acne_blobs), "locations": acne_blobs},
-    )
+    spot_area = sum(np.pi * r**2 for _, _, r, _ in spots) / skin_px
+    spot_summary = {
+        "count": len(spots),
+        "weighted_count": round(sum(w for *_, w in spots), 2),
+        "area_fraction": round(spot_area, 5),
+        "locations": _locations(ctx, [(x, y, r) for x, y, r, _ in spots]),
+    }
+    acne_summary = {
+        "count": len(acne),
+        "weighted_count": round(sum(w for *_, w in acne), 2),
+        "locations": _locations(ctx, [(x, y, r) for x, y, r, _ in acne]),
+    }
+    return spot_summary, acne_summary
 
 
 def pores(ctx: MeasureContext) -> dict[str, Any]:
-    """Pores: local maxima of a difference of Gaussians on L* (a small dark blob detector) with
-    sigmas of 1% and 3% of the IPD, deeper than PORE_THRESHOLD, counted per cm^2 of skin on
-    cheeks, nose and forehead (sizes from a mean 63 mm IPD)."""
-    lightness, masks = ctx.lab[..., 0], ctx.regions.masks
+    """Pores: local maxima of a difference of Gaussians on log luminance (a small dark blob
+    detector) with sigmas of 1% and 3% of the IPD, deeper than PORE_THRESHOLD, counted per cm^2
+    of skin on cheeks, nose and forehead (sizes from a mean 63 mm IPD)."""
+    lightness, masks = ctx.log_luminance, ctx.regions.masks
     small, large = (max(0.6, s * ctx.ipd) for s in PORE_SIGMA)
     response = cv2.GaussianBlur(lightness, (0, 0), large) - cv2.GaussianBlur(
         lightness, (0, 0), small
@@ -90,9 +156,9 @@ def pores(ctx: MeasureContext) -> dict[str, Any]:
 
 
 def texture(ctx: MeasureContext) -> dict[str, Any]:
-    """Roughness: standard deviation of band-pass filtered L* (difference of Gaussians, 0.8% to
-    5% of the IPD) over the skin, in L* units; blur and smooth skin lower it."""
-    lightness, skin = ctx.lab[..., 0], ctx.regions.skin
+    """Roughness: standard deviation of band-pass filtered log luminance (difference of
+    Gaussians, 0.8% to 5% of the IPD) over the skin; blur and smooth skin lower it."""
+    lightness, skin = ctx.log_luminance, ctx.regions.skin
     small, large = (max(0.5, s * ctx.ipd) for s in TEXTURE_SIGMA)
     band = cv2.GaussianBlur(lightness, (0, 0), small) - cv2.GaussianBlur(lightness, (0, 0), large)
     return {
@@ -102,9 +168,10 @@ def texture(ctx: MeasureContext) -> dict[str, Any]:
 
 
 def wrinkles(ctx: MeasureContext) -> dict[str, Any]:
-    """Lines: Sato's tubeness filter for dark ridges on L* (widths 1-1.8% of the IPD) in the
-    regions where wrinkles form; the measure is the share of region pixels on a line."""
-    lightness, masks = ctx.lab[..., 0], ctx.regions.masks
+    """Lines: Sato's tubeness filter for dark ridges on log luminance (widths 1-1.8% of the
+    IPD) in the regions where wrinkles form; the measure is the share of region pixels on a
+    line."""
+    lightness, masks = ctx.log_luminance, ctx.regions.masks
     sigmas = [max(0.5, s * ctx.ipd) for s in WRINKLE_SIGMAS]
     fractions: dict[str, float] = {}
     line_pixels = total_pixels = 0

@@ -12,7 +12,7 @@ from analyzer.pipeline import face_model as fm
 from analyzer.pipeline import metrics_color, metrics_structure
 from analyzer.pipeline.decode import decode_photo
 from analyzer.pipeline.face_model import FaceModel
-from analyzer.pipeline.measure_context import MeasureContext, to_lab
+from analyzer.pipeline.measure_context import MeasureContext, contrast_channels, to_lab
 from analyzer.pipeline.quality import check_quality
 from analyzer.pipeline.regions import build_regions
 from analyzer.pipeline.rejection import Failure, reject
@@ -80,7 +80,15 @@ def analyze(
     lab = to_lab(crop)
     regions = build_regions(crop, lab, crop_landmarks)
     done("regions")
-    ctx = MeasureContext(lab=lab, regions=regions, scale=photo.scale, offset=(x0, y0))
+    log_luminance, log_red_green = contrast_channels(crop)
+    ctx = MeasureContext(
+        lab=lab,
+        log_luminance=log_luminance,
+        log_red_green=log_red_green,
+        regions=regions,
+        scale=photo.scale,
+        offset=(x0, y0),
+    )
     spots, acne = metrics_structure.spots_and_acne(ctx)
     measurements = {
         "redness": metrics_color.redness(ctx),

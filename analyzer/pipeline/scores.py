@@ -21,14 +21,14 @@ class ScoreRule:
 
 SCORE_RULES: dict[str, ScoreRule] = {
     "redness": ScoreRule("mean_a_star", 8.0, 22.0, "CIELAB a*"),
-    "spots": ScoreRule("count", 0.0, 25.0, "spots"),
-    "acne": ScoreRule("count", 0.0, 12.0, "lesions"),
+    "spots": ScoreRule("weighted_count", 0.0, 20.0, "clear spots"),
+    "acne": ScoreRule("weighted_count", 0.0, 10.0, "clear lesions"),
     "pores": ScoreRule("per_cm2", 0.5, 12.0, "pores per cm²"),
-    "texture": ScoreRule("band_pass_std", 1.0, 4.0, "L* units"),
+    "texture": ScoreRule("band_pass_std", 3.5, 14.0, "100 ln luminance"),
     "wrinkles": ScoreRule("line_fraction", 0.01, 0.15, "share of pixels on a line"),
     "shine": ScoreRule("t_zone_highlight_fraction", 0.002, 0.08, "share of T-zone"),
     "dark_circles": ScoreRule("delta_l_star", 2.0, 14.0, "L* units"),
-    "tone_unevenness": ScoreRule("l_star_std", 2.0, 10.0, "L* units"),
+    "tone_unevenness": ScoreRule("blotch_std", 7.0, 35.0, "100 ln luminance"),
 }
 SEVERITY = ((20, "minimal"), (40, "mild"), (60, "moderate"), (80, "marked"), (101, "severe"))
 # Skin age: years added per score point above (or removed below) a typical score of 30.

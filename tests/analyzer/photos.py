@@ -40,12 +40,12 @@ def plant_dark_spots(
 
 def redden(rgb: np.ndarray, polygon: np.ndarray, strength: float = 0.25) -> np.ndarray:
     """Flush inside a polygon: more red, less green and blue (raises CIELAB a*)."""
-    mask = np.zeros(rgb.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], (1,))
-    mask = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 3)[..., None]
+    inside = np.zeros(rgb.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [np.round(polygon).astype(np.int32)], (1,))
+    weight = cv2.GaussianBlur(inside.astype(np.float32), (0, 0), 3)[..., None]
     out = rgb.astype(np.float32)
     flushed = out * np.array([1.0 + strength * 0.4, 1.0 - strength, 1.0 - strength * 0.8])
-    return np.clip(out * (1 - mask) + flushed * mask, 0, 255).astype(np.uint8)
+    return np.clip(out * (1 - weight) + flushed * weight, 0, 255).astype(np.uint8)
 
 
 def two_faces() -> np.ndarray:
