@@ -72,6 +72,11 @@ class AnalysisPool:
             target=self._read_events, name="analysis-events", daemon=True
         )
 
+    @property
+    def active(self) -> int:
+        """Analyses running or queued now."""
+        return self._active
+
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             self._workers,

@@ -1,0 +1,152 @@
+"""AnalyzerService over real gRPC: streaming, refusals, limits, cancellation, reflection."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+import jsonschema
+import pytest
+from google.protobuf import json_format
+
+from analyzer.server import build_server
+from analyzer.settings import AnalyzerSettings
+from skin.analyzer.v1 import analyzer_pb2 as pb
+from skin.analyzer.v1 import analyzer_pb2_grpc
+from tests.analyzer import photos
+from tests.analyzer.test_measurements import SCHEMA
+from tests.grpc_assertions import rpc_error
+
+GRPCURL = Path(sys.executable).parent / "grpcurl"
+
+
+@pytest.fixture(scope="module")
+def face_jpeg() -> bytes:
+    return photos.encode(photos.astronaut())
+
+
+async def collect(stub, image: bytes, real_age: int | None = 40) -> list[pb.AnalyzeFaceResponse]:
+    request = pb.AnalyzeFaceRequest(image=image)
+    if real_age is not None:
+        request.real_age = real_age
+    return [event async for event in stub.AnalyzeFace(request, timeout=60)]
+
+
+async def test_analyze_streams_progress_then_result(analyzer_stub, face_jpeg):
+    events = await collect(analyzer_stub, face_jpeg)
+    progress = [e.progress for e in events[:-1]]
+    assert all(e.HasField("progress") for e in events[:-1]) and events[-1].HasField("result")
+    assert [p.stage for p in progress] == [
+        pb.ANALYSIS_STAGE_DECODE, pb.ANALYSIS_STAGE_QUALITY, pb.ANALYSIS_STAGE_LANDMARKS,
+        pb.ANALYSIS_STAGE_REGIONS, pb.ANALYSIS_STAGE_METRICS, pb.ANALYSIS_STAGE_SCORES,
+    ]  # fmt: skip
+    fractions = [p.fraction for p in progress]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    result = json_format.MessageToDict(events[-1].result)
+    jsonschema.validate(result, SCHEMA)
+    assert result["skin_age"]["real_age"] == 40
+
+
+async def test_same_bytes_same_result_across_workers(analyzer_stub, face_jpeg):
+    first, second = await asyncio.gather(
+        collect(analyzer_stub, face_jpeg), collect(analyzer_stub, face_jpeg)
+    )
+    a, b = (json_format.MessageToDict(events[-1].result) for events in (first, second))
+    a.pop("timings_ms"), b.pop("timings_ms")
+    assert a == b
+
+
+async def test_refusal_is_invalid_argument_with_every_reason(analyzer_stub):
+    info = await rpc_error(
+        collect(analyzer_stub, photos.encode(photos.no_face())),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "NO_FACE",
+    )
+    assert info is not None and info.metadata["reasons"] == "NO_FACE"
+    assert "camera" in info.metadata["NO_FACE"]
+
+
+async def test_request_validation_names_the_field(analyzer_stub, face_jpeg):
+    info = await rpc_error(collect(analyzer_stub, b""), grpc.StatusCode.INVALID_ARGUMENT)
+    assert info is not None and info.metadata["field"] == "image"
+    info = await rpc_error(
+        collect(analyzer_stub, face_jpeg, real_age=-3), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert info is not None and info.metadata["field"] == "real_age"
+
+
+async def test_upload_above_the_receive_limit_is_refused_by_grpc(analyzer_stub):
+    await rpc_error(
+        collect(analyzer_stub, b"\xff\xd8\xff" + bytes(24 * 1024 * 1024)),
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+    )
+
+
+async def test_upload_above_the_photo_limit_is_image_too_large(analyzer_stub):
+    await rpc_error(
+        collect(analyzer_stub, b"\xff\xd8\xff" + bytes(20 * 1024 * 1024 + 10)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "IMAGE_TOO_LARGE",
+    )
+
+
+async def test_cancelling_the_stream_stops_the_work(analyzer_server, analyzer_stub, face_jpeg):
+    call = analyzer_stub.AnalyzeFace(pb.AnalyzeFaceRequest(image=face_jpeg), timeout=60)
+    first = await call.read()
+    assert first.progress.stage == pb.ANALYSIS_STAGE_DECODE
+    call.cancel()
+    for _ in range(100):
+        if analyzer_server.pool.active == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert analyzer_server.pool.active == 0
+    # The workers are free again for the next caller.
+    assert (await collect(analyzer_stub, face_jpeg))[-1].HasField("result")
+
+
+async def test_past_the_concurrency_cap_is_resource_exhausted(face_jpeg):
+    settings = AnalyzerSettings(
+        analyzer_host="127.0.0.1", analyzer_port=0, analyzer_workers=1, analyzer_max_concurrent=1
+    )
+    server = await build_server(settings)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            stub = analyzer_pb2_grpc.AnalyzerServiceStub(channel)
+            outcomes = await asyncio.gather(
+                *(collect(stub, face_jpeg) for _ in range(3)), return_exceptions=True
+            )
+        busy = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
+        done = [o for o in outcomes if isinstance(o, list)]
+        assert done and busy
+        assert all(o.code() == grpc.StatusCode.RESOURCE_EXHAUSTED for o in busy)
+    finally:
+        await server.stop(0)
+
+
+async def test_reflection_lists_the_service(analyzer_server):
+    listed = await asyncio.to_thread(
+        subprocess.run,
+        [
+            str(GRPCURL),
+            "-plaintext",
+            f"127.0.0.1:{analyzer_server.port}",
+            "describe",
+            "skin.analyzer.v1.AnalyzerService",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "rpc AnalyzeFace" in listed.stdout and "stream" in listed.stdout
+    health = await asyncio.to_thread(
+        subprocess.run,
+        [str(GRPCURL), "-plaintext", "-d", json.dumps({"service": "skin.analyzer.v1.AnalyzerService"}),
+         f"127.0.0.1:{analyzer_server.port}", "grpc.health.v1.Health/Check"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert json.loads(health.stdout)["status"] == "SERVING"
