@@ -127,26 +127,18 @@ async def test_past_the_concurrency_cap_is_resource_exhausted(face_jpeg):
         await server.stop(0)
 
 
+def grpcurl(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [str(GRPCURL), "-plaintext", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=30)
+
+
 async def test_reflection_lists_the_service(analyzer_server):
+    target = f"127.0.0.1:{analyzer_server.port}"
     listed = await asyncio.to_thread(
-        subprocess.run,
-        [
-            str(GRPCURL),
-            "-plaintext",
-            f"127.0.0.1:{analyzer_server.port}",
-            "describe",
-            "skin.analyzer.v1.AnalyzerService",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
+        grpcurl, target, "describe", "skin.analyzer.v1.AnalyzerService"
     )
     assert listed.returncode == 0, listed.stderr
     assert "rpc AnalyzeFace" in listed.stdout and "stream" in listed.stdout
-    health = await asyncio.to_thread(
-        subprocess.run,
-        [str(GRPCURL), "-plaintext", "-d", json.dumps({"service": "skin.analyzer.v1.AnalyzerService"}),
-         f"127.0.0.1:{analyzer_server.port}", "grpc.health.v1.Health/Check"],
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+    request = json.dumps({"service": "skin.analyzer.v1.AnalyzerService"})
+    health = await asyncio.to_thread(grpcurl, "-d", request, target, "grpc.health.v1.Health/Check")
     assert json.loads(health.stdout)["status"] == "SERVING"
