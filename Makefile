@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PROTOS := $(shell find protos -name '*.proto')
 
-.PHONY: run test lint proto bench-storage clean-data
+.PHONY: run test lint proto bench-storage bench-analyzer
 
 # uv, because mediapipe's metadata must be overridden (see dependency-overrides.txt).
 $(VENV)/.installed: pyproject.toml dependency-overrides.txt
@@ -35,3 +35,6 @@ lint: $(VENV)/.installed node_modules/.installed
 
 bench-storage: $(VENV)/.installed
 	$(PY) -m bench.storage
+
+bench-analyzer: $(VENV)/.installed
+	$(PY) -m bench.analyzer

@@ -6,6 +6,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
@@ -68,7 +69,9 @@ def decode_photo(data: bytes, limits: PhotoLimits = PHOTO_LIMITS) -> DecodedPhot
             if kind == "JPEG":
                 # libjpeg decodes at 1/2, 1/4 or 1/8 scale directly: far less work than a full
                 # decode followed by a resize.
-                image.draft("RGB", (limits.working_side, limits.working_side))
+                shrink = limits.draft_side / max(width, height)
+                if shrink < 1:
+                    image.draft("RGB", (round(width * shrink), round(height * shrink)))
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise reject(_too_many_pixels(0, 0, limits)) from exc
@@ -86,8 +89,15 @@ def decode_photo(data: bytes, limits: PhotoLimits = PHOTO_LIMITS) -> DecodedPhot
             f"the photo is {width}x{height} px (at least {limits.min_side} px a side)",
             "use the camera's normal photo mode, not a thumbnail or screenshot",
         ))  # fmt: skip
-    upright.thumbnail((limits.working_side, limits.working_side), Image.Resampling.LANCZOS)
-    return DecodedPhoto(np.asarray(upright), kind, width, height)
+    rgb = np.asarray(upright)
+    longest = max(rgb.shape[:2])
+    if longest > limits.working_side:
+        # Area averaging: the right filter for shrinking, and several times faster than
+        # Pillow's Lanczos on a 3 MP draft.
+        factor = limits.working_side / longest
+        size = (max(1, round(rgb.shape[1] * factor)), max(1, round(rgb.shape[0] * factor)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return DecodedPhoto(rgb, kind, width, height)
 
 
 def _too_many_pixels(width: int, height: int, limits: PhotoLimits) -> Failure:

@@ -14,6 +14,7 @@ import logging
 import os
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logs: warnings and up only
@@ -28,6 +29,7 @@ RIGHT_IRIS, LEFT_IRIS = 468, 473
 NOSE_TIP, SUBNASALE, NOSE_BRIDGE = 1, 2, 168
 UPPER_LIP, LOWER_LIP, MOUTH_RIGHT, MOUTH_LEFT = 0, 17, 61, 291
 CHIN, FOREHEAD_TOP = 152, 10
+DETECTION_SIDE = 512
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,22 @@ class DetectedFace:
 
     box: tuple[float, float, float, float]
     keypoints: np.ndarray
-    score: float
+    score: float | None  # the detector's confidence; None when found by FaceMesh
+
+
+# FaceMesh indices of the detector's six keypoints: irises, nose tip, inner lips (mouth
+# centre), and the face's sides at the ears.
+_KEYPOINTS = ((RIGHT_IRIS,), (LEFT_IRIS,), (NOSE_TIP,), (13, 14), (234,), (454,))
+
+
+def face_from_landmarks(points: np.ndarray) -> DetectedFace:
+    """A detector-style box and keypoints from FaceMesh landmarks."""
+    xy = points[:, :2]
+    (left, top), (right, bottom) = xy.min(axis=0), xy.max(axis=0)
+    keypoints = np.array([xy[list(indices)].mean(axis=0) for indices in _KEYPOINTS])
+    return DetectedFace(
+        box=(left, top, right - left, bottom - top), keypoints=keypoints, score=None
+    )
 
 
 def _same_face(a: DetectedFace, b: DetectedFace) -> bool:
@@ -56,7 +73,7 @@ class FaceModel:
         )
         self._mesh = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=True,
-            max_num_faces=1,
+            max_num_faces=2,  # two, to tell "one face" from "more than one"
             refine_landmarks=True,
             min_detection_confidence=min_detection_confidence,
         )
@@ -87,6 +104,12 @@ class FaceModel:
 
     def _detect_once(self, rgb: np.ndarray) -> list[DetectedFace]:
         height, width = rgb.shape[:2]
+        # The detector looks at 192x192; handing it a 512 px copy saves MediaPipe from
+        # converting and scaling the whole photo, and loses nothing it would see.
+        shrink = DETECTION_SIDE / max(height, width)
+        if shrink < 1:
+            size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
+            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         found = self._detector.process(rgb).detections or []
         faces = []
         for detection in found:
@@ -108,16 +131,29 @@ class FaceModel:
             )
         return faces
 
-    def landmarks(self, rgb: np.ndarray) -> np.ndarray | None:
-        """478 landmarks as an (N, 3) array: x and y in pixels, z in pixels of face depth."""
+    def find_faces(self, rgb: np.ndarray) -> tuple[list[DetectedFace], np.ndarray | None]:
+        """The faces in the photo, and the landmarks when there is exactly one.
+
+        FaceMesh runs first (its short-range detector plus the landmark model, ~7 ms); only
+        when it finds nothing does the slower full-range detector look, so that a small or
+        distant face is reported as such rather than as no face at all."""
+        meshes = self.landmark_sets(rgb)
+        if meshes:
+            faces = [face_from_landmarks(points) for points in meshes]
+            return faces, meshes[0] if len(meshes) == 1 else None
+        return self.detect(rgb), None
+
+    def landmark_sets(self, rgb: np.ndarray) -> list[np.ndarray]:
+        """Each face's 478 landmarks as an (N, 3) array: x and y in pixels, z in pixels of
+        depth."""
         height, width = rgb.shape[:2]
-        found = self._mesh.process(rgb).multi_face_landmarks
-        if not found:
-            return None
-        points = found[0].landmark
-        return np.array(
-            [[p.x * width, p.y * height, p.z * width] for p in points], dtype=np.float64
-        )
+        found = self._mesh.process(rgb).multi_face_landmarks or []
+        return [
+            np.array(
+                [[p.x * width, p.y * height, p.z * width] for p in face.landmark], dtype=np.float64
+            )
+            for face in found
+        ]
 
     @staticmethod
     def contour(name: str) -> list[int]:

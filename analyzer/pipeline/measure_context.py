@@ -71,12 +71,29 @@ def contrast_channels(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return log_luminance.astype(np.float32), log_red_green.astype(np.float32)
 
 
+def smooth(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur; wide ones run on a copy shrunk by an integer factor (area averaging), with
+    the remaining blur applied there, then scaled back: the same result within a fraction of a
+    percent, many times faster than a 100-tap kernel."""
+    factor = int(sigma // 3)
+    if factor < 2:
+        return cv2.GaussianBlur(image, (0, 0), sigma)
+    height, width = image.shape[:2]
+    small = cv2.resize(
+        image, (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA
+    )
+    # Area averaging over `factor` pixels is itself a blur of variance ~ factor^2 / 12.
+    remaining = np.sqrt(max(sigma**2 - factor**2 / 12, 0.25)) / factor
+    small = cv2.GaussianBlur(small, (0, 0), remaining)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
 def masked_blur(channel: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur that only averages masked pixels (normalised convolution), so eyes, hair
     and background do not bleed into the skin's local background."""
     weight = mask.astype(np.float32)
-    numerator = cv2.GaussianBlur(channel * weight, (0, 0), sigma)
-    denominator = cv2.GaussianBlur(weight, (0, 0), sigma)
+    numerator = smooth(channel * weight, sigma)
+    denominator = smooth(weight, sigma)
     return numerator / np.maximum(denominator, 1e-6)
 
 

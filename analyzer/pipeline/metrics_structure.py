@@ -6,10 +6,8 @@ from typing import Any
 
 import cv2
 import numpy as np
-from scipy.ndimage import maximum_filter
-from skimage.filters import sato
 
-from analyzer.pipeline.measure_context import MeasureContext, masked_blur, per_region
+from analyzer.pipeline.measure_context import MeasureContext, masked_blur, per_region, smooth
 
 # Blob sizes as diameters in IPD units (x 63 mm for a typical face): pigment spots 2.5-20 mm,
 # inflamed acne lesions (papules, pustules) 2-6 mm.
@@ -24,58 +22,69 @@ PORE_SIGMA = (0.010, 0.030)  # band of the difference of Gaussians, IPD units
 PORE_THRESHOLD = 5.0  # darker than the surroundings at pore scale (100 ln units, ~5%)
 TEXTURE_SIGMA = (0.008, 0.05)
 WRINKLE_SIGMAS = (0.010, 0.018)  # ridge widths searched, IPD units
-WRINKLE_THRESHOLD = 5.0  # Sato ridge response (100 ln units) that counts as a line
+WRINKLE_THRESHOLD = 5.0  # ridge strength (100 ln units) that counts as a line
 WRINKLE_REGIONS = ("forehead", "left_crows_feet", "right_crows_feet", "left_nasolabial",
                    "right_nasolabial", "left_under_eye", "right_under_eye")  # fmt: skip
 
 
 def scale_space_blobs(
-    signal: np.ndarray, skin: np.ndarray, ipd: float, diameters: tuple[float, float]
-) -> list[tuple[float, float, float]]:
+    signal: np.ndarray,
+    skin: np.ndarray,
+    ipd: float,
+    diameters: tuple[float, float],
+    min_contrast: float,
+) -> list[tuple[float, float, float, float]]:
     """Round blobs of a positive `signal` (darkness or redness against the local skin) as
-    (x, y, radius) in crop pixels: maxima over space and scale of a difference of Gaussians
-    (Lindeberg's scale-space blob detector, as in SIFT), with line-like maxima (a wrinkle or a
-    hair seen at one scale) rejected by their Hessian's eigenvalue ratio. Blobs touching one
-    another or a line are still found one by one."""
-    radii = np.geomspace(diameters[0] / 2, diameters[1] / 2, 8) * ipd
-    sigmas = [max(0.6, float(radius) / np.sqrt(2)) for radius in radii]
+    (x, y, radius, contrast) in crop pixels: maxima over space and scale of a difference of
+    Gaussians (Lindeberg's scale-space blob detector, as in SIFT; scales 1.6x apart so each
+    blur serves two levels), at least `min_contrast` strong at their centre, with line-like
+    maxima (a crease or a hair) rejected by their Hessian's eigenvalue ratio. Blobs touching
+    one another or a line are still found one by one."""
+    smallest = max(0.6, diameters[0] / 2 * ipd / np.sqrt(2))
+    levels = max(1, int(np.ceil(np.log(diameters[1] / diameters[0]) / np.log(1.6))) + 1)
+    sigmas = [smallest * 1.6**k for k in range(levels + 1)]
+    blurred = [smooth(signal, sigma) for sigma in sigmas]
+    responses = [blurred[k] - blurred[k + 1] for k in range(levels)]
+    spatial_max = [cv2.dilate(r, np.ones((3, 3), np.uint8)) for r in responses]
     # A blob counts only when its whole disc is skin: at the edge of the mask (eyes, lips,
     # the region's border) the contrast is an artefact of the edge.
     inside = cv2.distanceTransform(skin.astype(np.uint8), cv2.DIST_L2, 3)
-    responses = np.stack(
-        [
-            cv2.GaussianBlur(signal, (0, 0), s) - cv2.GaussianBlur(signal, (0, 0), 1.6 * s)
-            for s in sigmas
-        ]
-    )
-    peaks = (
-        (responses == maximum_filter(responses, size=(3, 3, 3))) & (responses > 0.5) & skin[None]
-    )
-    blobs: list[tuple[float, float, float, float]] = []
-    for level, y, x in zip(*np.nonzero(peaks), strict=True):
-        sigma = sigmas[level]
-        if inside[y, x] < sigma * np.sqrt(2) + 1:
+    strong = (signal > min_contrast) & skin
+    strong[[0, -1], :] = False
+    strong[:, [0, -1]] = False
+    # (x, y, radius, response, contrast) of every candidate
+    blobs: list[tuple[float, float, float, float, float]] = []
+    for k in range(levels):
+        neighbours = spatial_max[max(0, k - 1) : k + 2]
+        is_max = responses[k] >= np.maximum.reduce(neighbours)
+        radius = float(sigmas[k] * np.sqrt(2))
+        ys, xs = np.nonzero(is_max & strong & (responses[k] > 0) & (inside >= radius + 1))
+        if not len(ys):
             continue
-        smooth = cv2.GaussianBlur(signal, (0, 0), max(0.5, sigma / 2))
-        if smooth[y, x] < 1.0:
-            continue
-        y0, y1, x0, x1 = max(0, y - 1), y + 2, max(0, x - 1), x + 2
-        patch = cv2.GaussianBlur(signal, (0, 0), sigma)[y0:y1, x0:x1]
-        if patch.shape != (3, 3):
-            continue
-        dxx = patch[1, 2] + patch[1, 0] - 2 * patch[1, 1]
-        dyy = patch[2, 1] + patch[0, 1] - 2 * patch[1, 1]
-        dxy = (patch[2, 2] - patch[2, 0] - patch[0, 2] + patch[0, 0]) / 4
+        # Hessian of the smoothed signal at each peak, by central differences.
+        blur = blurred[k]
+        centre = blur[ys, xs]
+        dxx = blur[ys, xs + 1] + blur[ys, xs - 1] - 2 * centre
+        dyy = blur[ys + 1, xs] + blur[ys - 1, xs] - 2 * centre
+        dxy = (
+            blur[ys + 1, xs + 1]
+            - blur[ys + 1, xs - 1]
+            - blur[ys - 1, xs + 1]
+            + blur[ys - 1, xs - 1]
+        ) / 4
         determinant, trace = dxx * dyy - dxy**2, dxx + dyy
-        if determinant <= 0 or trace**2 / determinant > (MAX_ELONGATION + 1) ** 2 / MAX_ELONGATION:
-            continue
-        blobs.append((float(x), float(y), sigma * np.sqrt(2), float(responses[level, y, x])))
+        limit = (MAX_ELONGATION + 1) ** 2 / MAX_ELONGATION
+        round_enough = (determinant > 0) & (trace**2 <= determinant * limit)
+        for y, x in zip(ys[round_enough], xs[round_enough], strict=True):
+            blobs.append(
+                (float(x), float(y), radius, float(responses[k][y, x]), float(signal[y, x]))
+            )
     # One blob per place: a weaker blob whose centre lies inside a stronger one is the same.
-    kept: list[tuple[float, float, float, float]] = []
+    kept: list[tuple[float, float, float, float, float]] = []
     for blob in sorted(blobs, key=lambda b: -b[3]):
         if all(np.hypot(blob[0] - k[0], blob[1] - k[1]) > max(blob[2], k[2]) for k in kept):
             kept.append(blob)
-    return [(x, y, radius) for x, y, radius, _ in kept]
+    return [(x, y, radius, contrast) for x, y, radius, _, contrast in kept]
 
 
 def _locations(
@@ -108,14 +117,17 @@ def spots_and_acne(ctx: MeasureContext) -> tuple[dict[str, Any], dict[str, Any]]
     darker = np.where(skin, masked_blur(luminance, skin, sigma) - luminance, 0).astype(np.float32)
     redder = np.where(skin, red_green - masked_blur(red_green, skin, sigma), 0).astype(np.float32)
     spots = [
-        (x, y, r, _weight(float(darker[int(y), int(x)]), SPOT_CONTRAST))
-        for x, y, r in scale_space_blobs(darker, skin, ctx.ipd, SPOT_DIAMETERS)
-        if darker[int(y), int(x)] > SPOT_CONTRAST and redder[int(y), int(x)] < ACNE_CONTRAST
+        (x, y, r, _weight(contrast, SPOT_CONTRAST))
+        for x, y, r, contrast in scale_space_blobs(
+            darker, skin, ctx.ipd, SPOT_DIAMETERS, SPOT_CONTRAST
+        )
+        if redder[int(y), int(x)] < ACNE_CONTRAST
     ]
     acne = [
-        (x, y, r, _weight(float(redder[int(y), int(x)]), ACNE_CONTRAST))
-        for x, y, r in scale_space_blobs(redder, skin, ctx.ipd, ACNE_DIAMETERS)
-        if redder[int(y), int(x)] > ACNE_CONTRAST
+        (x, y, r, _weight(contrast, ACNE_CONTRAST))
+        for x, y, r, contrast in scale_space_blobs(
+            redder, skin, ctx.ipd, ACNE_DIAMETERS, ACNE_CONTRAST
+        )
     ]
     skin_px = max(int(skin.sum()), 1)
     spot_area = sum(np.pi * r**2 for _, _, r, _ in spots) / skin_px
@@ -167,10 +179,26 @@ def texture(ctx: MeasureContext) -> dict[str, Any]:
     }
 
 
+def ridge_strength(image: np.ndarray, sigmas: list[float]) -> np.ndarray:
+    """Dark-line (valley) strength, Sato et al. 1998: at each scale the larger eigenvalue of the
+    Hessian of the Gaussian-smoothed image, kept where positive (a valley across the line),
+    scale-normalised by sigma^2; the strongest scale wins."""
+    strength = np.zeros_like(image)
+    for sigma in sigmas:
+        smoothed = cv2.GaussianBlur(image, (0, 0), sigma)
+        # Sobel's 3x3 second-derivative kernels weigh 4 rows; /4 gives the plain derivative.
+        dxx = cv2.Sobel(smoothed, cv2.CV_32F, 2, 0, ksize=3) / 4
+        dyy = cv2.Sobel(smoothed, cv2.CV_32F, 0, 2, ksize=3) / 4
+        dxy = cv2.Sobel(smoothed, cv2.CV_32F, 1, 1, ksize=3) / 4
+        larger = (dxx + dyy) / 2 + np.sqrt(((dxx - dyy) / 2) ** 2 + dxy**2)
+        strength = np.maximum(strength, sigma**2 * np.maximum(larger, 0))
+    return strength
+
+
 def wrinkles(ctx: MeasureContext) -> dict[str, Any]:
-    """Lines: Sato's tubeness filter for dark ridges on log luminance (widths 1-1.8% of the
-    IPD) in the regions where wrinkles form; the measure is the share of region pixels on a
-    line."""
+    """Lines: a Hessian ridge filter (ridge_strength) for dark lines on log luminance (widths
+    1-1.8% of the IPD) in the regions where wrinkles form; the measure is the share of region
+    pixels on a line."""
     lightness, masks = ctx.log_luminance, ctx.regions.masks
     sigmas = [max(0.5, s * ctx.ipd) for s in WRINKLE_SIGMAS]
     fractions: dict[str, float] = {}
@@ -183,7 +211,7 @@ def wrinkles(ctx: MeasureContext) -> dict[str, Any]:
         pad = int(3 * sigmas[-1]) + 1
         y0, y1 = max(0, ys.min() - pad), min(mask.shape[0], ys.max() + pad + 1)
         x0, x1 = max(0, xs.min() - pad), min(mask.shape[1], xs.max() + pad + 1)
-        ridges = sato(lightness[y0:y1, x0:x1], sigmas=sigmas, black_ridges=True)
+        ridges = ridge_strength(lightness[y0:y1, x0:x1], sigmas)
         on_line = (ridges > WRINKLE_THRESHOLD)[mask[y0:y1, x0:x1]]
         fractions[name] = round(float(on_line.mean()), 4)
         line_pixels += int(on_line.sum())

@@ -161,7 +161,6 @@ def check_quality(
     lightness = cv2.cvtColor(centre, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float64) * (100 / 255)
     figures: dict[str, Any] = {
         "face_count": 1,
-        "detection_score": round(face.score, 3),
         "face_width_px": round(w * scale, 1),
         "face_width_fraction": round(w / width, 3),
         "face_in_frame": bool(inside),
@@ -188,6 +187,8 @@ def check_quality(
         )
         if failure is not None
     ]
+    if face.score is not None:
+        figures["detection_score"] = round(face.score, 3)
     if failures:
         raise reject(*failures)
     return QualityReport(face=face, figures=figures)

@@ -61,9 +61,12 @@ def analyze(
 
     photo = decode_photo(image)
     done("decode")
-    report = check_quality(photo.rgb, model.detect(photo.rgb), photo.scale)
+    faces, landmarks = model.find_faces(photo.rgb)
+    report = check_quality(photo.rgb, faces, photo.scale)
     done("quality")
-    landmarks = model.landmarks(photo.rgb)
+    if landmarks is None:  # found by the full-range detector only: try the mesh once more
+        meshes = model.landmark_sets(photo.rgb)
+        landmarks = meshes[0] if len(meshes) == 1 else None
     if landmarks is None:
         raise reject(
             Failure(
