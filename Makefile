@@ -18,7 +18,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 run: $(VENV)/.installed
-	$(PY) -m storage
+	$(PY) -m skin.local_stack
 
 test: $(VENV)/.installed
 	$(PY) -m pytest

@@ -24,11 +24,11 @@ SCORE_RULES: dict[str, ScoreRule] = {
     "spots": ScoreRule("weighted_count", 0.0, 20.0, "clear spots"),
     "acne": ScoreRule("weighted_count", 0.0, 10.0, "clear lesions"),
     "pores": ScoreRule("per_cm2", 0.5, 12.0, "pores per cm²"),
-    "texture": ScoreRule("band_pass_std", 3.5, 14.0, "100 ln luminance"),
+    "texture": ScoreRule("band_pass_std", 6.0, 24.0, "100 ln luminance"),
     "wrinkles": ScoreRule("line_fraction", 0.01, 0.15, "share of pixels on a line"),
     "shine": ScoreRule("t_zone_highlight_fraction", 0.002, 0.08, "share of T-zone"),
     "dark_circles": ScoreRule("delta_l_star", 2.0, 14.0, "L* units"),
-    "tone_unevenness": ScoreRule("blotch_std", 7.0, 35.0, "100 ln luminance"),
+    "tone_unevenness": ScoreRule("blotch_std", 15.0, 55.0, "100 ln luminance"),
 }
 SEVERITY = ((20, "minimal"), (40, "mild"), (60, "moderate"), (80, "marked"), (101, "severe"))
 # Skin age: years added per score point above (or removed below) a typical score of 30.

@@ -124,3 +124,9 @@ def test_exif_orientation_is_applied(run_analysis):
     plain = run_analysis(photos.encode(upright))
     assert result["quality"]["face_count"] == 1
     assert abs(result["face"]["box"][0] - plain["face"]["box"][0]) < 10
+
+
+def test_webp_and_png_are_accepted_by_content(run_analysis):
+    for fmt in ("WEBP", "PNG"):
+        result = run_analysis(photos.encode(photos.astronaut(), fmt))
+        assert result["image"]["format"] == fmt

@@ -1,0 +1,79 @@
+"""`make run`: the local stack as child processes — storage (on its own embedded PostgreSQL
+unless DATABASE_URL is set) and the analyzer — waits until each reports SERVING, says where they
+are, and stops them all on Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+SERVICES = (
+    ("storage", "STORAGE_PORT", 50051, "skin.storage.v1.TaskStoreService"),
+    ("analyzer", "ANALYZER_PORT", 50052, "skin.analyzer.v1.AnalyzerService"),
+)
+START_SECONDS = 120
+
+
+def serving(port: int, service: str) -> bool:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=1
+            )
+        except grpc.RpcError:
+            return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def stop(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the stack the way Ctrl-C does
+
+
+def main() -> int:
+    children: list[subprocess.Popen[bytes]] = []
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        for module, _, _, _ in SERVICES:
+            children.append(subprocess.Popen([sys.executable, "-m", module]))
+        deadline = time.monotonic() + START_SECONDS
+        for (module, variable, default, service), child in zip(SERVICES, children, strict=True):
+            port = int(os.environ.get(variable, default))
+            while not serving(port, service):
+                if child.poll() is not None or time.monotonic() > deadline:
+                    sys.stderr.write(f"{module} did not start; see its log above\n")
+                    return 1
+                time.sleep(0.3)
+            sys.stderr.write(f"{module} is serving on 127.0.0.1:{port}\n")
+        sys.stderr.write(
+            "ready. A token for a new local user: .venv/bin/python -m skin.mint_token\n"
+            "Ctrl-C stops everything.\n"
+        )
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        sys.stderr.write("a service stopped; stopping the rest\n")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop(children)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
