@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import grpc
 import jsonschema
 import pytest
 from google.protobuf import json_format
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from analyzer.server import build_server
 from analyzer.settings import AnalyzerSettings
 from skin.analyzer.v1 import analyzer_pb2 as pb
 from skin.analyzer.v1 import analyzer_pb2_grpc
+from storage.embedded_postgres import free_port
 from tests.analyzer import photos
 from tests.analyzer.test_measurements import SCHEMA
 from tests.grpc_assertions import rpc_error
@@ -142,3 +147,45 @@ async def test_reflection_lists_the_service(analyzer_server):
     request = json.dumps({"service": "skin.analyzer.v1.AnalyzerService"})
     health = await asyncio.to_thread(grpcurl, "-d", request, target, "grpc.health.v1.Health/Check")
     assert json.loads(health.stdout)["status"] == "SERVING"
+
+
+@pytest.mark.slow
+async def test_python_m_analyzer_serves_and_stops_on_sigterm(face_jpeg):
+    port = free_port()
+    env = {
+        **os.environ,
+        "ANALYZER_PORT": str(port),
+        "ANALYZER_HOST": "127.0.0.1",
+        "ANALYZER_WORKERS": "1",
+    }
+    root = Path(__file__).resolve().parents[2]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "analyzer"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    reply = await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                        break
+                except grpc.aio.AioRpcError:
+                    pass
+                assert process.poll() is None and time.monotonic() < deadline, (
+                    "analyzer did not start"
+                )
+                await asyncio.sleep(0.3)
+            stub = analyzer_pb2_grpc.AnalyzerServiceStub(channel)
+            assert (await collect(stub, face_jpeg))[-1].HasField("result")
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(process.wait, 30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
