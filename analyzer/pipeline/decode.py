@@ -82,7 +82,9 @@ def decode_photo(data: bytes, limits: PhotoLimits = PHOTO_LIMITS) -> DecodedPhot
         )) from exc  # fmt: skip
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    upright = ImageOps.exif_transpose(image.convert("RGB"))
+    upright = image if image.mode == "RGB" else image.convert("RGB")
+    if orientation != 1:
+        upright = ImageOps.exif_transpose(upright)
     if min(width, height) < limits.min_side:
         raise reject(Failure(
             "LOW_RESOLUTION",
