@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
-from google.protobuf import struct_pb2
+from google.protobuf import json_format, struct_pb2
+from pydantic import ValidationError
 
+from analyzer.routine.engine import recommend
+from analyzer.routine.intake import Intake
 from analyzer.workers import AnalysisPool
 from skin.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
 from skin.errors import InvalidArgument
@@ -45,3 +49,45 @@ class AnalyzerServicer(analyzer_pb2_grpc.AnalyzerServiceServicer):
                 result = struct_pb2.Struct()
                 result.update(payload)
                 yield analyzer_pb2.AnalyzeFaceResponse(result=result)
+
+    async def RecommendRoutine(
+        self, request: analyzer_pb2.RecommendRoutineRequest, context: grpc.aio.ServicerContext
+    ) -> analyzer_pb2.RecommendRoutineResponse:
+        if not request.HasField("analysis"):
+            raise InvalidArgument("analysis", "is required: the AnalyzeFace result")
+        if not request.HasField("intake"):
+            raise InvalidArgument("intake", "is required: the intake form")
+        real_age = request.real_age if request.HasField("real_age") else None
+        if real_age is not None and not 0 <= real_age <= 130:
+            raise InvalidArgument("real_age", "must be between 0 and 130 years")
+        analysis = json_format.MessageToDict(request.analysis)
+        if not isinstance(analysis.get("concerns"), dict):
+            raise InvalidArgument("analysis.concerns", "is required: the analysis' concern scores")
+        intake = parse_intake(json_format.MessageToDict(request.intake))
+        routine = recommend(analysis, intake, real_age).model_dump(mode="json")
+        message = struct_pb2.Struct()
+        message.update(routine)
+        return analyzer_pb2.RecommendRoutineResponse(routine=message)
+
+
+def parse_intake(raw: dict[str, Any]) -> Intake:
+    """The intake, or INVALID_ARGUMENT naming every bad field (`intake.<field>`)."""
+    try:
+        return Intake.model_validate(_whole_numbers(raw))
+    except ValidationError as exc:
+        problems = [
+            ("intake." + ".".join(str(part) for part in error["loc"]), error["msg"])
+            for error in exc.errors()
+        ]
+        raise InvalidArgument.for_fields(problems) from exc
+
+
+def _whole_numbers(value: Any) -> Any:
+    """Struct carries every number as a double; whole ones become ints again for validation."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value

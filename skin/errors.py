@@ -43,6 +43,15 @@ class InvalidArgument(ServiceError):
     def __init__(self, field: str, message: str, *, reason: str | None = None) -> None:
         super().__init__(f"{field}: {message}", reason=reason, field=field)
 
+    @classmethod
+    def for_fields(cls, problems: list[tuple[str, str]]) -> InvalidArgument:
+        """One error naming every bad field: `field` is the first, `fields` all of them."""
+        error = cls(*problems[0])
+        error.message = "; ".join(f"{field}: {message}" for field, message in problems)
+        error.args = (error.message,)
+        error.metadata["fields"] = ",".join(field for field, _ in problems)
+        return error
+
 
 class NotFound(ServiceError):
     code = grpc.StatusCode.NOT_FOUND

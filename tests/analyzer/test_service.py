@@ -14,7 +14,7 @@ from pathlib import Path
 import grpc
 import jsonschema
 import pytest
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from analyzer.server import build_server
@@ -24,6 +24,7 @@ from skin.analyzer.v1 import analyzer_pb2_grpc
 from storage.embedded_postgres import free_port
 from tests.analyzer import photos
 from tests.analyzer.test_measurements import SCHEMA
+from tests.analyzer.test_routine_examples import ROUTINE_SCHEMA
 from tests.grpc_assertions import rpc_error
 
 GRPCURL = Path(sys.executable).parent / "grpcurl"
@@ -144,6 +145,7 @@ async def test_reflection_lists_the_service(analyzer_server):
     )
     assert listed.returncode == 0, listed.stderr
     assert "rpc AnalyzeFace" in listed.stdout and "stream" in listed.stdout
+    assert "rpc RecommendRoutine" in listed.stdout
     request = json.dumps({"service": "skin.analyzer.v1.AnalyzerService"})
     health = await asyncio.to_thread(grpcurl, "-d", request, target, "grpc.health.v1.Health/Check")
     assert json.loads(health.stdout)["status"] == "SERVING"
@@ -189,3 +191,40 @@ async def test_python_m_analyzer_serves_and_stops_on_sigterm(face_jpeg):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def struct(value: dict) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(value)
+    return message
+
+
+async def test_recommend_routine_from_a_real_analysis(analyzer_stub, face_jpeg):
+    analysis = (await collect(analyzer_stub, face_jpeg))[-1].result
+    intake = struct({"skin_type": "combination", "concerns": ["spots"], "minutes_per_day": 9})
+    reply = await analyzer_stub.RecommendRoutine(
+        pb.RecommendRoutineRequest(analysis=analysis, intake=intake, real_age=40), timeout=10
+    )
+    routine = json_format.MessageToDict(reply.routine)
+    jsonschema.validate(routine, ROUTINE_SCHEMA)
+    assert routine["am"][-1]["kind"] == "sunscreen"
+    assert routine["minutes"]["busiest_day"] <= 9
+
+
+async def test_recommend_routine_names_every_bad_intake_field(analyzer_stub):
+    intake = struct({"skin_type": "purple", "minutes_per_day": 1, "favourite": "x"})
+    info = await rpc_error(
+        analyzer_stub.RecommendRoutine(
+            pb.RecommendRoutineRequest(analysis=struct({"concerns": {}}), intake=intake), timeout=10
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert info is not None
+    assert set(info.metadata["fields"].split(",")) == {
+        "intake.skin_type", "intake.minutes_per_day", "intake.favourite",
+    }  # fmt: skip
+    missing = await rpc_error(
+        analyzer_stub.RecommendRoutine(pb.RecommendRoutineRequest(intake=intake), timeout=10),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert missing is not None and missing.metadata["field"] == "analysis"

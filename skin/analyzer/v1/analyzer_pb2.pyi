@@ -49,3 +49,19 @@ class AnalyzeFaceResponse(_message.Message):
     progress: AnalysisProgress
     result: _struct_pb2.Struct
     def __init__(self, progress: _Optional[_Union[AnalysisProgress, _Mapping]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class RecommendRoutineRequest(_message.Message):
+    __slots__ = ("analysis", "intake", "real_age")
+    ANALYSIS_FIELD_NUMBER: _ClassVar[int]
+    INTAKE_FIELD_NUMBER: _ClassVar[int]
+    REAL_AGE_FIELD_NUMBER: _ClassVar[int]
+    analysis: _struct_pb2.Struct
+    intake: _struct_pb2.Struct
+    real_age: int
+    def __init__(self, analysis: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., intake: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., real_age: _Optional[int] = ...) -> None: ...
+
+class RecommendRoutineResponse(_message.Message):
+    __slots__ = ("routine",)
+    ROUTINE_FIELD_NUMBER: _ClassVar[int]
+    routine: _struct_pb2.Struct
+    def __init__(self, routine: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...

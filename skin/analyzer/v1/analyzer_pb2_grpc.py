@@ -40,6 +40,11 @@ class AnalyzerServiceStub:
                 request_serializer=skin_dot_analyzer_dot_v1_dot_analyzer__pb2.AnalyzeFaceRequest.SerializeToString,
                 response_deserializer=skin_dot_analyzer_dot_v1_dot_analyzer__pb2.AnalyzeFaceResponse.FromString,
                 _registered_method=True)
+        self.RecommendRoutine = channel.unary_unary(
+                '/skin.analyzer.v1.AnalyzerService/RecommendRoutine',
+                request_serializer=skin_dot_analyzer_dot_v1_dot_analyzer__pb2.RecommendRoutineRequest.SerializeToString,
+                response_deserializer=skin_dot_analyzer_dot_v1_dot_analyzer__pb2.RecommendRoutineResponse.FromString,
+                _registered_method=True)
 
 
 class AnalyzerServiceServicer:
@@ -58,6 +63,15 @@ class AnalyzerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecommendRoutine(self, request, context):
+        """RecommendRoutine turns an analysis and the intake form into an AM/PM skincare routine, by
+        rules kept as data; the same input always gives the same routine. A malformed intake is
+        INVALID_ARGUMENT naming each bad field.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AnalyzerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -65,6 +79,11 @@ def add_AnalyzerServiceServicer_to_server(servicer, server):
                     servicer.AnalyzeFace,
                     request_deserializer=skin_dot_analyzer_dot_v1_dot_analyzer__pb2.AnalyzeFaceRequest.FromString,
                     response_serializer=skin_dot_analyzer_dot_v1_dot_analyzer__pb2.AnalyzeFaceResponse.SerializeToString,
+            ),
+            'RecommendRoutine': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecommendRoutine,
+                    request_deserializer=skin_dot_analyzer_dot_v1_dot_analyzer__pb2.RecommendRoutineRequest.FromString,
+                    response_serializer=skin_dot_analyzer_dot_v1_dot_analyzer__pb2.RecommendRoutineResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -95,6 +114,33 @@ class AnalyzerService:
             '/skin.analyzer.v1.AnalyzerService/AnalyzeFace',
             skin_dot_analyzer_dot_v1_dot_analyzer__pb2.AnalyzeFaceRequest.SerializeToString,
             skin_dot_analyzer_dot_v1_dot_analyzer__pb2.AnalyzeFaceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecommendRoutine(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skin.analyzer.v1.AnalyzerService/RecommendRoutine',
+            skin_dot_analyzer_dot_v1_dot_analyzer__pb2.RecommendRoutineRequest.SerializeToString,
+            skin_dot_analyzer_dot_v1_dot_analyzer__pb2.RecommendRoutineResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,1 @@
+"""Skincare routines: the intake form, the rules (as data), and the engine that joins them."""
