@@ -28,7 +28,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    insert,
     literal_column,
     select,
     text,
@@ -36,6 +35,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.sql import ClauseElement
 
@@ -64,6 +64,7 @@ tasks = Table(
     Column("routine_json", JSONB),
     Column("created_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
+    Column("idempotency_key", Text),
 )
 
 # A row as psycopg's namedtuple_row returns it: attributes named after the columns.
@@ -89,9 +90,23 @@ _MINE = (tasks.c.id == bindparam("task_id")) & (tasks.c.user_id == bindparam("us
 _NEWEST_FIRST = (tasks.c.created_at.desc(), tasks.c.id.desc())
 
 CREATE = _sql(
-    insert(tasks)
-    .values(user_id=bindparam("user_id"), real_age=bindparam("real_age"))
+    pg_insert(tasks)
+    .values(
+        user_id=bindparam("user_id"),
+        real_age=bindparam("real_age"),
+        idempotency_key=bindparam("idempotency_key"),
+    )
+    .on_conflict_do_nothing(
+        index_elements=[tasks.c.user_id, tasks.c.idempotency_key],
+        index_where=tasks.c.idempotency_key.is_not(None),
+    )
     .returning(*tasks.c)
+)
+BY_IDEMPOTENCY_KEY = _sql(
+    select(tasks).where(
+        tasks.c.user_id == bindparam("user_id"),
+        tasks.c.idempotency_key == bindparam("idempotency_key"),
+    )
 )
 GET = _sql(select(tasks).where(_MINE))
 LIST_FIRST = _sql(
@@ -154,10 +169,17 @@ async def _one(conn: AsyncConnection[Any], sql: str, params: dict[str, Any]) -> 
     return await cursor.fetchone()
 
 
-async def create_task(conn: AsyncConnection[Any], user_id: str, real_age: int | None) -> TaskRow:
-    row = await _one(conn, CREATE, {"user_id": UUID(user_id), "real_age": real_age})
-    assert row is not None
-    return row
+async def create_task(
+    conn: AsyncConnection[Any], user_id: str, real_age: int | None, idempotency_key: str | None
+) -> tuple[TaskRow, bool]:
+    """The new task and True, or the task created earlier with the same key and False."""
+    params = {"user_id": UUID(user_id), "real_age": real_age, "idempotency_key": idempotency_key}
+    row = await _one(conn, CREATE, params)
+    if row is not None:
+        return row, True
+    earlier = await _one(conn, BY_IDEMPOTENCY_KEY, params)
+    assert earlier is not None  # the conflict that skipped the insert is this row
+    return earlier, False
 
 
 async def get_task(conn: AsyncConnection[Any], user_id: str, task_id: str) -> TaskRow | None:

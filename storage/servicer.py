@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
 MAX_ERROR_CHARS = 2000
 MAX_PROGRESS_MESSAGE_CHARS = 500
+MAX_IDEMPOTENCY_KEY_CHARS = 255
 # A watcher re-reads its task this often even without a notification (a safety net only).
 WATCH_REFRESH_SECONDS = 15.0
 
@@ -82,12 +83,18 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
         real_age = request.real_age if request.HasField("real_age") else None
         if real_age is not None and not 0 <= real_age <= 130:
             raise InvalidArgument("real_age", "must be between 0 and 130 years")
+        key = request.idempotency_key or None
+        if key is not None and (len(key) > MAX_IDEMPOTENCY_KEY_CHARS or not key.isprintable()):
+            raise InvalidArgument(
+                "idempotency_key",
+                f"must be at most {MAX_IDEMPOTENCY_KEY_CHARS} printable characters",
+            )
         if self._local_users and acting.user_id not in self._known_users:
             await self._db.ensure_local_user(acting.user_id)
             self._known_users.add(acting.user_id)
         async with self._db.as_user(acting.user_id, acting.claims) as conn:
-            row = await repository.create_task(conn, acting.user_id, real_age)
-        return storage_pb2.CreateTaskResponse(task=task_to_proto(row))
+            row, created = await repository.create_task(conn, acting.user_id, real_age, key)
+        return storage_pb2.CreateTaskResponse(task=task_to_proto(row), created=created)
 
     async def GetTask(
         self, request: storage_pb2.GetTaskRequest, context: grpc.aio.ServicerContext

@@ -255,3 +255,29 @@ async def test_janitor_fails_only_stale_unfinished_tasks(stub, user, storage_ser
     assert statuses[stale_running.id].error == STALE_ERROR
     assert statuses[finished.id].status == pb.TASK_STATUS_SUCCEEDED
     assert statuses[fresh.id].status == pb.TASK_STATUS_QUEUED
+
+
+async def test_same_idempotency_key_returns_the_same_task(stub, user, make_user, token_for):
+    _, md = user
+    first = await stub.CreateTask(
+        pb.CreateTaskRequest(real_age=30, idempotency_key="k-1"), metadata=md
+    )
+    again = await stub.CreateTask(
+        pb.CreateTaskRequest(real_age=30, idempotency_key="k-1"), metadata=md
+    )
+    other = await stub.CreateTask(
+        pb.CreateTaskRequest(real_age=30, idempotency_key="k-2"), metadata=md
+    )
+    assert first.created and not again.created and other.created
+    assert again.task.id == first.task.id and other.task.id != first.task.id
+    # Keys are per user: another user's same key is another task.
+    someone = make_user()
+    theirs = await stub.CreateTask(
+        pb.CreateTaskRequest(idempotency_key="k-1"),
+        metadata=[("authorization", f"Bearer {token_for(someone)}")],
+    )
+    assert theirs.created and theirs.task.id != first.task.id
+    await rpc_error(
+        stub.CreateTask(pb.CreateTaskRequest(idempotency_key="x" * 300), metadata=md),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )

@@ -59,18 +59,22 @@ class TaskProgress(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., fraction: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
 
 class CreateTaskRequest(_message.Message):
-    __slots__ = ("user_id", "real_age")
+    __slots__ = ("user_id", "real_age", "idempotency_key")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     REAL_AGE_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     real_age: int
-    def __init__(self, user_id: _Optional[str] = ..., real_age: _Optional[int] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, user_id: _Optional[str] = ..., real_age: _Optional[int] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class CreateTaskResponse(_message.Message):
-    __slots__ = ("task",)
+    __slots__ = ("task", "created")
     TASK_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
     task: Task
-    def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ...) -> None: ...
+    created: bool
+    def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
 
 class GetTaskRequest(_message.Message):
     __slots__ = ("user_id", "task_id")
