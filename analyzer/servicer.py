@@ -10,10 +10,10 @@ from google.protobuf import json_format, struct_pb2
 from pydantic import ValidationError
 
 from analyzer.routine.engine import recommend
-from analyzer.routine.intake import Intake
 from analyzer.workers import AnalysisPool
 from skin.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
 from skin.errors import InvalidArgument
+from skin.intake import Intake
 
 STAGE_TO_PROTO = {
     "decode": analyzer_pb2.ANALYSIS_STAGE_DECODE,

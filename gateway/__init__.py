@@ -1,0 +1,1 @@
+"""The HTTP JSON gateway: the only thing the app talks to."""

@@ -7,14 +7,20 @@ import secrets
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from analyzer.server import AnalyzerServer
+from analyzer.server import build_server as build_analyzer
+from analyzer.settings import AnalyzerSettings
 from skin.identity import mint_token
 from storage.embedded_postgres import EmbeddedPostgres, free_port
+from storage.server import StorageServer
+from storage.server import build_server as build_storage
+from tests.servers import storage_settings
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +71,20 @@ def token_for(jwt_secret: str) -> Callable[[str], str]:
 @pytest.fixture(scope="session")
 def service_token(jwt_secret: str) -> str:
     return mint_token(jwt_secret, None, role="service_role")
+
+
+@pytest.fixture(scope="session")
+async def storage_server(pg_admin_url: str, jwt_secret: str) -> AsyncIterator[StorageServer]:
+    server = await build_storage(storage_settings(pg_admin_url, jwt_secret))
+    yield server
+    await server.stop(0)
+
+
+@pytest.fixture(scope="session")
+async def analyzer_server() -> AsyncIterator[AnalyzerServer]:
+    settings = AnalyzerSettings(
+        analyzer_host="127.0.0.1", analyzer_port=0, analyzer_workers=2, analyzer_max_concurrent=4
+    )
+    server = await build_analyzer(settings)
+    yield server
+    await server.stop(0)

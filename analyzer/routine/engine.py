@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from analyzer.routine.intake import CONCERNS, Intake, SkinType
 from analyzer.routine.model import (
     WEEKDAYS,
     Avoid,
@@ -20,6 +19,7 @@ from analyzer.routine.model import (
     Weekday,
 )
 from analyzer.routine.rules import Active, Product, Rules, load_rules
+from skin.intake import CONCERNS, Intake, SkinType
 
 # Nights each evening active is used, by how many evening actives there are: one active a night,
 # Sunday kept free of actives (for the weekly step).

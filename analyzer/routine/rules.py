@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from analyzer.routine.intake import CONCERNS
+from skin.intake import CONCERNS
 
 RULES_FILE = Path(__file__).with_name("rules.toml")
 

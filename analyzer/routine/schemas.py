@@ -8,8 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from analyzer.routine.intake import Intake
 from analyzer.routine.model import Routine
+from skin.intake import Intake
 
 SCHEMA_DIR = Path(__file__).parents[1] / "schema"
 PUBLISHED: dict[str, type[BaseModel]] = {

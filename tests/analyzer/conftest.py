@@ -10,8 +10,7 @@ import pytest
 
 from analyzer.pipeline.face_model import FaceModel
 from analyzer.pipeline.run import analyze
-from analyzer.server import AnalyzerServer, build_server
-from analyzer.settings import AnalyzerSettings
+from analyzer.server import AnalyzerServer
 from skin.analyzer.v1 import analyzer_pb2_grpc
 
 
@@ -34,16 +33,6 @@ def run_analysis(face_model: FaceModel) -> Callable[..., dict[str, Any]]:
         return analyze(image, real_age, face_model, record)
 
     return run
-
-
-@pytest.fixture(scope="session")
-async def analyzer_server() -> AsyncIterator[AnalyzerServer]:
-    settings = AnalyzerSettings(
-        analyzer_host="127.0.0.1", analyzer_port=0, analyzer_workers=2, analyzer_max_concurrent=4
-    )
-    server = await build_server(settings)
-    yield server
-    await server.stop(0)
 
 
 @pytest.fixture(scope="session")

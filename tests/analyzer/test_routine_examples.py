@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from analyzer.routine import schemas
 from analyzer.routine.engine import recommend
-from analyzer.routine.intake import Intake
+from skin.intake import Intake
 
 SCHEMA_DIR = Path(__file__).parents[2] / "analyzer/schema"
 ROUTINE_SCHEMA = json.loads((SCHEMA_DIR / "routine.schema.json").read_text())

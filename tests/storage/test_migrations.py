@@ -14,7 +14,7 @@ from skin.storage.v1 import storage_pb2 as pb
 from storage.database import derive_db_password, libpq_url
 from storage.migrations import LoginRole, migrate
 from storage.migrations.runner import SQL_DIR, split_statements
-from tests.storage.conftest import auth, running_storage, storage_settings
+from tests.servers import auth, running_storage, storage_settings
 
 
 @pytest.fixture

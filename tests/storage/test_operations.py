@@ -26,7 +26,7 @@ from skin.storage.v1 import storage_pb2_grpc
 from storage.embedded_postgres import EmbeddedPostgres, free_port
 from storage.server import build_server
 from tests.grpc_assertions import rpc_error
-from tests.storage.conftest import auth, running_storage, storage_settings
+from tests.servers import auth, running_storage, storage_settings
 
 GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shutil.which("grpcurl")
 ROOT = Path(__file__).resolve().parents[2]

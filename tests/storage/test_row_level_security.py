@@ -14,7 +14,7 @@ from google.protobuf import struct_pb2
 from skin.storage.v1 import storage_pb2 as pb
 from storage.database import derive_db_password, libpq_url
 from tests.grpc_assertions import rpc_error
-from tests.storage.conftest import auth, running_storage, storage_settings
+from tests.servers import auth, running_storage, storage_settings
 
 SET_IDENTITY = (
     "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', %s, true)"

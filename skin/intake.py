@@ -1,4 +1,5 @@
-"""The post-analysis intake form: one pydantic model, its JSON Schema published beside it."""
+"""The post-analysis intake form: one pydantic model shared by the gateway (which validates it)
+and the analyzer (which turns it into a routine); its JSON Schema is in analyzer/schema."""
 
 from __future__ import annotations
 

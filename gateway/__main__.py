@@ -1,0 +1,29 @@
+"""`python -m gateway`: read settings, configure logging, serve on uvicorn (uvloop, httptools)."""
+
+import sys
+
+import uvicorn
+
+from gateway.app import build_app
+from gateway.settings import GatewaySettings
+from skin.logs import configure_logging
+
+
+def main() -> int:
+    settings = GatewaySettings()
+    configure_logging("gateway", settings.log_level)
+    uvicorn.run(
+        build_app(settings),
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

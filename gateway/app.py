@@ -1,0 +1,60 @@
+"""Builds the FastAPI app: routes, error handlers, metrics, request ids, and the lifespan that
+opens the gRPC channels and runs the task runner."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.clients import ServiceToken, open_backends
+from gateway.errors import install_error_handlers
+from gateway.metrics import record_request
+from gateway.routes import ops, tasks
+from gateway.runner import Finished, TaskRunner
+from gateway.settings import GatewaySettings
+from skin.identity import build_verifier
+
+logger = logging.getLogger(__name__)
+
+
+def build_app(settings: GatewaySettings, on_finished: Finished | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        backends = open_backends(settings)
+        app.state.backends = backends
+        app.state.runner = TaskRunner(backends, ServiceToken(settings), settings, on_finished)
+        try:
+            yield
+        finally:
+            await app.state.runner.stop(settings.shutdown_grace_seconds)
+            await backends.close()
+
+    app = FastAPI(
+        title="Skin analysis API",
+        version="1.0",
+        description="Submit a selfie, follow its analysis, send the intake form, read the routine. "
+        "Cosmetic measurements, not a medical diagnosis.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.verifier = build_verifier(settings)
+    install_error_handlers(app)
+    app.include_router(tasks.router)
+    app.include_router(ops.router)
+
+    @app.middleware("http")
+    async def request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        response = await record_request(request, call_next)
+        response.headers["x-request-id"] = request.state.request_id
+        return response
+
+    return app

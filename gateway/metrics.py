@@ -1,0 +1,55 @@
+"""Prometheus metrics of the gateway: requests by route and status, latency, task outcomes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from starlette.requests import Request
+from starlette.responses import Response
+
+REGISTRY = CollectorRegistry()
+REQUESTS = Counter(
+    "gateway_http_requests_total",
+    "HTTP requests.",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+LATENCY = Histogram(
+    "gateway_http_request_duration_seconds",
+    "HTTP request latency.",
+    ["method", "route"],
+    registry=REGISTRY,
+)
+TASKS_FINISHED = Counter(
+    "gateway_tasks_finished_total", "Tasks by final status.", ["status"], registry=REGISTRY
+)
+ANALYSIS_SECONDS = Histogram(
+    "gateway_analysis_duration_seconds",
+    "From running to a final status.",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
+    registry=REGISTRY,
+)
+
+
+async def record_request(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    started = time.perf_counter()
+    response = await call_next(request)
+    route = request.scope.get("route")
+    path = getattr(route, "path", "unmatched")  # the template, never the task id
+    REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+    LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
+    return response
+
+
+def metrics_response() -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

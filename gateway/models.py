@@ -1,0 +1,65 @@
+"""HTTP response models: the seed's `{task_id}` and `{task_id, status, result, error}` contract,
+always with those keys (null where empty), plus intake, routine and timestamps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from google.protobuf import json_format
+from pydantic import BaseModel, Field
+
+from skin.storage.v1 import storage_pb2
+
+Status = Literal["queued", "running", "succeeded", "failed"]
+STATUS_NAMES: dict[int, Status] = {
+    storage_pb2.TASK_STATUS_QUEUED: "queued",
+    storage_pb2.TASK_STATUS_RUNNING: "running",
+    storage_pb2.TASK_STATUS_SUCCEEDED: "succeeded",
+    storage_pb2.TASK_STATUS_FAILED: "failed",
+}
+
+
+class TaskAccepted(BaseModel):
+    task_id: str
+
+
+class TaskView(BaseModel):
+    task_id: str
+    status: Status
+    result: dict[str, Any] | None = Field(
+        description="The raw face analysis (analyzer/schema/analysis_result.schema.json)."
+    )
+    error: str | None = Field(description="Why the task failed, in words a person can act on.")
+    real_age: int | None
+    intake: dict[str, Any] | None = Field(description="The intake form (intake.schema.json).")
+    routine: dict[str, Any] | None = Field(description="The routine (routine.schema.json).")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_proto(cls, task: storage_pb2.Task) -> TaskView:
+        def struct(field: str) -> dict[str, Any] | None:
+            return json_format.MessageToDict(getattr(task, field)) if task.HasField(field) else None
+
+        return cls(
+            task_id=task.id,
+            status=STATUS_NAMES.get(task.status, "queued"),
+            result=struct("result"),
+            error=task.error if task.HasField("error") else None,
+            real_age=task.real_age if task.HasField("real_age") else None,
+            intake=struct("intake"),
+            routine=struct("routine"),
+            created_at=task.create_time.ToDatetime().replace(tzinfo=None),
+            updated_at=task.update_time.ToDatetime().replace(tzinfo=None),
+        )
+
+
+class TaskPage(BaseModel):
+    tasks: list[TaskView]
+    next_page_token: str | None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(default_factory=dict)

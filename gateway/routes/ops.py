@@ -1,0 +1,51 @@
+"""Operations: liveness, readiness (storage and analyzer health over grpc.health), metrics."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from gateway.deps import BackendsDep
+from gateway.metrics import metrics_response
+from gateway.models import Health
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz() -> Health:
+    """The process is up."""
+    return Health(status="ok")
+
+
+async def _check(channel: grpc.aio.Channel, service: str) -> str:
+    try:
+        reply = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=service), timeout=2
+        )
+    except grpc.aio.AioRpcError as exc:
+        return exc.code().name
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
+
+@router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
+async def readyz(backends: BackendsDep) -> Response:
+    """Ready when storage and the analyzer both report SERVING."""
+    storage, analyzer = await asyncio.gather(
+        _check(backends.storage_channel, "skin.storage.v1.TaskStoreService"),
+        _check(backends.analyzer_channel, "skin.analyzer.v1.AnalyzerService"),
+    )
+    ready = storage == analyzer == "SERVING"
+    body = Health(
+        status="ok" if ready else "unavailable", checks={"storage": storage, "analyzer": analyzer}
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    return metrics_response()

@@ -1,0 +1,235 @@
+"""/tasks: submit a photo, read tasks, follow one live, send the intake, delete."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import grpc
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from google.protobuf import json_format, struct_pb2
+
+from gateway.deps import BackendsDep, CurrentUser, RunnerDep
+from gateway.errors import ApiError, rpc_error_response
+from gateway.models import STATUS_NAMES, TaskAccepted, TaskPage, TaskView
+from gateway.uploads import read_form
+from skin.intake import Intake
+from skin.storage.v1 import storage_pb2
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+# Magic numbers of the formats the analyzer takes; anything else is refused here already.
+IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Invalid request; the error names the field."},
+    401: {"description": "Missing or invalid access token."},
+    404: {"description": "No such task for this user."},
+}
+
+
+def _is_image(data: bytes) -> bool:
+    return data.startswith(IMAGE_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+
+
+def _timeout(request: Request) -> float:
+    return float(request.app.state.settings.call_timeout_seconds)
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=TaskAccepted,
+    responses={
+        **ERROR_RESPONSES,
+        413: {"description": "Upload too large."},
+        415: {"description": "Not an image."},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["image"],
+                        "properties": {
+                            "image": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": "JPEG, PNG or WebP",
+                            },
+                            "real_age": {"type": "integer", "minimum": 0, "maximum": 130},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def submit_task(
+    request: Request,
+    user: CurrentUser,
+    backends: BackendsDep,
+    runner: RunnerDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> TaskAccepted:
+    """Accepts a selfie and answers at once with the task's id; the analysis runs behind it.
+    The same `Idempotency-Key` from the same user returns the same task and starts nothing."""
+    form = await read_form(request, request.app.state.settings.max_upload_bytes)
+    image = form.files.get("image")
+    if not image:
+        raise ApiError(
+            400,
+            "INVALID_FIELD",
+            "image: attach the photo as a file field named 'image'",
+            field="image",
+        )
+    if not _is_image(image):
+        raise ApiError(
+            415, "UNSUPPORTED_FORMAT", "image: send a JPEG, PNG or WebP photo", field="image"
+        )
+    real_age = None
+    raw_age = form.fields.get("real_age", "").strip()
+    if raw_age:
+        if not raw_age.isdigit() or not 0 <= int(raw_age) <= 130:
+            raise ApiError(
+                400,
+                "INVALID_FIELD",
+                "real_age: a whole number of years, 0 to 130",
+                field="real_age",
+            )
+        real_age = int(raw_age)
+    create = storage_pb2.CreateTaskRequest(idempotency_key=idempotency_key or "")
+    if real_age is not None:
+        create.real_age = real_age
+    created = await backends.storage.CreateTask(
+        create, metadata=user.metadata(), timeout=_timeout(request)
+    )
+    if created.created:
+        runner.start(created.task.id, user.id, image, real_age)
+    return TaskAccepted(task_id=created.task.id)
+
+
+@router.get("", response_model=TaskPage, responses=ERROR_RESPONSES)
+async def list_tasks(
+    request: Request,
+    user: CurrentUser,
+    backends: BackendsDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    page_token: Annotated[str | None, Query(max_length=512)] = None,
+) -> TaskPage:
+    """The user's tasks, newest first."""
+    page = await backends.storage.ListTasks(
+        storage_pb2.ListTasksRequest(page_size=limit, page_token=page_token or ""),
+        metadata=user.metadata(),
+        timeout=_timeout(request),
+    )
+    return TaskPage(
+        tasks=[TaskView.from_proto(task) for task in page.tasks],
+        next_page_token=page.next_page_token or None,
+    )
+
+
+@router.get("/{task_id}", response_model=TaskView, responses=ERROR_RESPONSES)
+async def get_task(
+    request: Request, task_id: str, user: CurrentUser, backends: BackendsDep
+) -> TaskView:
+    reply = await backends.storage.GetTask(
+        storage_pb2.GetTaskRequest(task_id=task_id),
+        metadata=user.metadata(),
+        timeout=_timeout(request),
+    )
+    return TaskView.from_proto(reply.task)
+
+
+@router.delete("/{task_id}", status_code=204, responses=ERROR_RESPONSES)
+async def delete_task(
+    request: Request, task_id: str, user: CurrentUser, backends: BackendsDep
+) -> Response:
+    await backends.storage.DeleteTask(
+        storage_pb2.DeleteTaskRequest(task_id=task_id),
+        metadata=user.metadata(),
+        timeout=_timeout(request),
+    )
+    return Response(status_code=204)
+
+
+@router.put(
+    "/{task_id}/intake",
+    status_code=202,
+    response_model=TaskAccepted,
+    responses={**ERROR_RESPONSES, 409: {"description": "The analysis has not succeeded."}},
+)
+async def put_intake(
+    request: Request,
+    task_id: str,
+    intake: Intake,
+    user: CurrentUser,
+    backends: BackendsDep,
+    runner: RunnerDep,
+) -> TaskAccepted:
+    """Stores the intake form; the routine is made from it and the analysis, and appears on GET."""
+    message = struct_pb2.Struct()
+    message.update(intake.model_dump(mode="json"))
+    await backends.storage.SetIntake(
+        storage_pb2.SetIntakeRequest(task_id=task_id, intake=message),
+        metadata=user.metadata(),
+        timeout=_timeout(request),
+    )
+    runner.start_routine(task_id, user.id)
+    return TaskAccepted(task_id=task_id)
+
+
+@router.get(
+    "/{task_id}/events",
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "Server-sent events."},
+        **ERROR_RESPONSES,
+    },
+)
+async def task_events(
+    request: Request, task_id: str, user: CurrentUser, backends: BackendsDep
+) -> Response:
+    """Server-sent events from storage's WatchTask, so they work on any gateway replica: `task`
+    (the task now, then after each change), `progress` while it runs, and a last `end` event at
+    the final status; then the stream closes."""
+    stream = backends.storage.WatchTask(
+        storage_pb2.WatchTaskRequest(task_id=task_id), metadata=user.metadata()
+    )
+    try:
+        first = await stream.read()  # errors (not found, bad token) answer as HTTP errors
+    except grpc.aio.AioRpcError as exc:
+        return rpc_error_response(exc)
+    if first is grpc.aio.EOF:
+        raise ApiError(404, "TASK_NOT_FOUND", f"task {task_id} not found")
+
+    async def events() -> AsyncIterator[bytes]:
+        event = first
+        try:
+            while event is not grpc.aio.EOF:
+                if event.HasField("progress"):
+                    data = json_format.MessageToDict(
+                        event.progress, preserving_proto_field_name=True
+                    )
+                    yield _sse("progress", data)
+                else:
+                    view = TaskView.from_proto(event.task).model_dump(mode="json")
+                    yield _sse("task", view)
+                    if STATUS_NAMES.get(event.task.status) in ("succeeded", "failed"):
+                        yield _sse("end", {"task_id": task_id, "status": view["status"]})
+                        return
+                event = await stream.read()
+        except grpc.aio.AioRpcError as exc:
+            yield _sse("error", {"code": exc.code().name, "message": exc.details()})
+        finally:
+            stream.cancel()
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"cache-control": "no-cache"}
+    )
+
+
+def _sse(kind: str, data: object) -> bytes:
+    return f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()

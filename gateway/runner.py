@@ -1,0 +1,233 @@
+"""Runs each accepted task's pipeline in the background: mark running, consume the analyzer's
+stream (relaying each progress event to storage), then store the result or a clear error.
+
+Every accepted task ends `succeeded` or `failed`: analyzer outages are retried a bounded number
+of times and then fail the task; a gateway that stops fails its tasks in flight; a gateway that
+dies leaves them to storage's janitor. Calls to storage use a service_role token naming the user,
+so a user token that expires mid-analysis does not strand the task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from gateway.clients import Backends, ServiceToken
+from gateway.metrics import ANALYSIS_SECONDS, TASKS_FINISHED
+from gateway.models import TaskView
+from gateway.settings import GatewaySettings
+from skin.analyzer.v1 import analyzer_pb2
+from skin.storage.v1 import storage_pb2
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+ANALYZER_DOWN = "the analysis service is unavailable right now; please try again in a few minutes"
+INTERRUPTED = (
+    "interrupted: the service restarted during the analysis; please submit the photo again"
+)
+STAGE_NAMES = {value: name.removeprefix("ANALYSIS_STAGE_").lower() for name, value in
+               analyzer_pb2.AnalysisStage.items()}  # fmt: skip
+
+Finished = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+
+
+def person_message(error: grpc.aio.AioRpcError) -> str:
+    """The analyzer's refusal, which already says what is wrong and how to fix it."""
+    details = (error.details() or "").strip()
+    if error.code() == grpc.StatusCode.INVALID_ARGUMENT and details:
+        return details[0].upper() + details[1:]
+    if error.code() in RETRYABLE:
+        return ANALYZER_DOWN
+    if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return "the analysis took too long; please try again with a smaller photo"
+    return "the analysis failed; please try again"
+
+
+class TaskRunner:
+    def __init__(
+        self,
+        backends: Backends,
+        token: ServiceToken,
+        settings: GatewaySettings,
+        on_finished: Finished | None = None,
+    ) -> None:
+        self._backends, self._token, self._settings = backends, token, settings
+        self._on_finished = on_finished
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
+    def start(self, task_id: str, user_id: str, image: bytes, real_age: int | None) -> None:
+        job = asyncio.create_task(
+            self._run(task_id, user_id, image, real_age), name=f"task-{task_id}"
+        )
+        self._running[task_id] = job
+        job.add_done_callback(lambda _: self._running.pop(task_id, None))
+
+    def start_routine(self, task_id: str, user_id: str) -> None:
+        job = asyncio.create_task(self._routine(task_id, user_id), name=f"routine-{task_id}")
+        self._running[f"routine-{task_id}"] = job
+        job.add_done_callback(lambda _: self._running.pop(f"routine-{task_id}", None))
+
+    async def stop(self, grace: float) -> None:
+        """Lets tasks finish within the grace period, then fails the rest as interrupted."""
+        if self._running:
+            await asyncio.wait(list(self._running.values()), timeout=grace)
+        for job in list(self._running.values()):
+            job.cancel()
+        if self._running:
+            await asyncio.wait(list(self._running.values()), timeout=5)
+
+    def _metadata(self) -> list[tuple[str, str]]:
+        return self._token.metadata(uuid.uuid4().hex)
+
+    async def _update(
+        self, task_id: str, user_id: str, status: storage_pb2.TaskStatus, **fields: Any
+    ) -> None:
+        request = storage_pb2.UpdateTaskRequest(
+            user_id=user_id, task_id=task_id, status=status, **fields
+        )
+        for attempt in range(5):
+            try:
+                await self._backends.storage.UpdateTask(
+                    request, metadata=self._metadata(), timeout=self._settings.call_timeout_seconds
+                )
+                return
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() not in RETRYABLE or attempt == 4:
+                    raise
+                await asyncio.sleep(0.2 * 2**attempt)
+
+    async def _analyze(self, task_id: str, user_id: str, image: bytes, real_age: int | None) -> Any:
+        request = analyzer_pb2.AnalyzeFaceRequest(image=image)
+        if real_age is not None:
+            request.real_age = real_age
+        attempts = self._settings.analyzer_attempts
+        for attempt in range(attempts):
+            try:
+                stream = self._backends.analyzer.AnalyzeFace(
+                    request,
+                    metadata=self._metadata(),
+                    timeout=self._settings.analysis_timeout_seconds,
+                )
+                async for event in stream:
+                    if event.HasField("result"):
+                        return event.result
+                    await self._publish(task_id, user_id, event.progress)
+                raise grpc.aio.AioRpcError(  # a stream that ends without a result
+                    grpc.StatusCode.UNAVAILABLE,
+                    grpc.aio.Metadata(),
+                    grpc.aio.Metadata(),
+                    "no result",
+                )
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() not in RETRYABLE or attempt == attempts - 1:
+                    raise
+                logger.warning("analysis of %s: analyzer %s, retrying", task_id, exc.code().name)
+                await asyncio.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def _publish(self, task_id: str, user_id: str, progress: Any) -> None:
+        """Progress is best effort: a lost event must never fail the task."""
+        try:
+            await self._backends.storage.PublishProgress(
+                storage_pb2.PublishProgressRequest(
+                    user_id=user_id,
+                    task_id=task_id,
+                    progress=storage_pb2.TaskProgress(
+                        stage=STAGE_NAMES.get(progress.stage, "unknown"),
+                        fraction=progress.fraction,
+                        message=progress.message,
+                    ),
+                ),
+                metadata=self._metadata(),
+                timeout=self._settings.call_timeout_seconds,
+            )
+        except grpc.aio.AioRpcError as exc:
+            logger.info("progress of %s not relayed: %s", task_id, exc.code().name)
+
+    async def _run(self, task_id: str, user_id: str, image: bytes, real_age: int | None) -> None:
+        started = time.perf_counter()
+        status, error = "failed", None
+        try:
+            await self._update(task_id, user_id, storage_pb2.TASK_STATUS_RUNNING)
+            result = await self._analyze(task_id, user_id, image, real_age)
+            await self._update(task_id, user_id, storage_pb2.TASK_STATUS_SUCCEEDED, result=result)
+            status = "succeeded"
+        except asyncio.CancelledError:
+            error = INTERRUPTED
+            raise
+        except grpc.aio.AioRpcError as exc:
+            error = person_message(exc)
+        except Exception:  # noqa: BLE001 - the task must still end
+            logger.exception("task %s failed unexpectedly", task_id)
+            error = "the analysis failed; please try again"
+        finally:
+            del image  # the photo lives only as long as its analysis
+            if error is not None:
+                await asyncio.shield(self._fail(task_id, user_id, error))
+            ANALYSIS_SECONDS.observe(time.perf_counter() - started)
+            TASKS_FINISHED.labels(status=status).inc()
+            if self._on_finished is not None:
+                await asyncio.shield(self._notify(task_id, user_id, "task." + status))
+
+    async def _fail(self, task_id: str, user_id: str, error: str) -> None:
+        try:
+            await self._update(task_id, user_id, storage_pb2.TASK_STATUS_FAILED, error=error)
+        except grpc.aio.AioRpcError as exc:
+            # Already terminal, or storage unreachable: the janitor ends it in the latter case.
+            logger.warning("could not fail task %s: %s", task_id, exc.code().name)
+
+    async def _routine(self, task_id: str, user_id: str) -> None:
+        """RecommendRoutine from the stored analysis and intake, then SetRoutine."""
+        metadata = self._metadata()
+        timeout = self._settings.call_timeout_seconds
+        try:
+            task = (
+                await self._backends.storage.GetTask(
+                    storage_pb2.GetTaskRequest(user_id=user_id, task_id=task_id),
+                    metadata=metadata,
+                    timeout=timeout,
+                )
+            ).task
+            request = analyzer_pb2.RecommendRoutineRequest(analysis=task.result, intake=task.intake)
+            if task.HasField("real_age"):
+                request.real_age = task.real_age
+            routine = (
+                await self._backends.analyzer.RecommendRoutine(
+                    request, metadata=metadata, timeout=timeout
+                )
+            ).routine
+            await self._backends.storage.SetRoutine(
+                storage_pb2.SetRoutineRequest(user_id=user_id, task_id=task_id, routine=routine),
+                metadata=metadata,
+                timeout=timeout,
+            )
+        except grpc.aio.AioRpcError as exc:
+            logger.warning("routine for %s failed: %s %s", task_id, exc.code().name, exc.details())
+            return
+        if self._on_finished is not None:
+            await self._notify(task_id, user_id, "routine.ready")
+
+    async def _notify(self, task_id: str, user_id: str, event: str) -> None:
+        assert self._on_finished is not None
+        try:
+            task = (
+                await self._backends.storage.GetTask(
+                    storage_pb2.GetTaskRequest(user_id=user_id, task_id=task_id),
+                    metadata=self._metadata(),
+                    timeout=self._settings.call_timeout_seconds,
+                )
+            ).task
+        except grpc.aio.AioRpcError:
+            return
+        await self._on_finished(event, user_id, TaskView.from_proto(task).model_dump(mode="json"))

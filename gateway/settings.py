@@ -1,0 +1,25 @@
+"""Gateway settings, read once from the environment at start (names from DESIGN.md §8)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from skin.settings import CommonSettings
+
+
+class GatewaySettings(CommonSettings):
+    gateway_host: str = Field(default="0.0.0.0")
+    gateway_port: int = Field(default=8080, ge=0, le=65535)
+    storage_target: str = Field(default="127.0.0.1:50051", description="Any gRPC target.")
+    analyzer_target: str = Field(
+        default="127.0.0.1:50052",
+        description="e.g. ipv4:10.0.0.5:50052,10.0.0.6:50052 (round_robin)",
+    )
+    supabase_service_role_key: str | None = Field(
+        default=None, description="The runner's token; minted from the HS256 secret when unset."
+    )
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    call_timeout_seconds: float = Field(default=10.0, gt=0)
+    analysis_timeout_seconds: float = Field(default=120.0, gt=0)
+    analyzer_attempts: int = Field(default=3, ge=1, le=10, description="Tries per analysis.")
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
