@@ -16,23 +16,39 @@ from gateway.clients import ServiceToken, open_backends
 from gateway.errors import install_error_handlers
 from gateway.metrics import record_request
 from gateway.routes import ops, tasks
-from gateway.runner import Finished, TaskRunner
+from gateway.runner import TaskRunner
 from gateway.settings import GatewaySettings
+from gateway.webhooks import WebhookSender
 from skin.identity import build_verifier
 
 logger = logging.getLogger(__name__)
 
 
-def build_app(settings: GatewaySettings, on_finished: Finished | None = None) -> FastAPI:
+def build_app(settings: GatewaySettings) -> FastAPI:
+    if bool(settings.webhook_url) != bool(settings.webhook_secret):
+        raise ValueError("WEBHOOK_URL and WEBHOOK_SECRET go together")
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         backends = open_backends(settings)
+        webhooks = None
+        if settings.webhook_url and settings.webhook_secret:
+            webhooks = WebhookSender(
+                settings.webhook_url,
+                settings.webhook_secret,
+                settings.webhook_attempts,
+                settings.webhook_first_retry_seconds,
+            )
+            await webhooks.start()
         app.state.backends = backends
+        on_finished = webhooks.enqueue if webhooks else None
         app.state.runner = TaskRunner(backends, ServiceToken(settings), settings, on_finished)
         try:
             yield
         finally:
             await app.state.runner.stop(settings.shutdown_grace_seconds)
+            if webhooks is not None:
+                await webhooks.stop()
             await backends.close()
 
     app = FastAPI(

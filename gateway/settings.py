@@ -23,3 +23,7 @@ class GatewaySettings(CommonSettings):
     analysis_timeout_seconds: float = Field(default=120.0, gt=0)
     analyzer_attempts: int = Field(default=3, ge=1, le=10, description="Tries per analysis.")
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    webhook_url: str | None = Field(default=None, description="Where task events are POSTed.")
+    webhook_secret: str | None = Field(default=None, description="whsec_<base64>, signs webhooks.")
+    webhook_attempts: int = Field(default=6, ge=1, le=20)
+    webhook_first_retry_seconds: float = Field(default=1.0, gt=0, description="x4 each retry.")

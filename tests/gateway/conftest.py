@@ -16,7 +16,6 @@ import uvicorn
 
 from analyzer.server import AnalyzerServer
 from gateway.app import build_app
-from gateway.runner import Finished
 from gateway.settings import GatewaySettings
 from storage.server import StorageServer
 
@@ -36,16 +35,12 @@ def gateway_settings(
 
 
 @asynccontextmanager
-async def running_gateway(
-    settings: GatewaySettings, on_finished: Finished | None = None
-) -> AsyncIterator[str]:
+async def running_gateway(settings: GatewaySettings) -> AsyncIterator[str]:
     """Serves the app on 127.0.0.1 with a port of its own; yields the base URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        build_app(settings, on_finished), log_config=None, access_log=False, lifespan="on"
-    )
+    config = uvicorn.Config(build_app(settings), log_config=None, access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:

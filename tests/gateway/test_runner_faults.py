@@ -1,0 +1,61 @@
+"""Every accepted task ends: an analyzer that dies mid-stream leaves the task failed, clearly."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import httpx
+
+from skin.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
+from storage.embedded_postgres import free_port
+from tests.analyzer import photos
+from tests.gateway.conftest import gateway_settings, running_gateway, wait_for
+
+
+class StallingAnalyzer(analyzer_pb2_grpc.AnalyzerServiceServicer):
+    """A real gRPC analyzer that reports its first stage and then never finishes."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+
+    async def AnalyzeFace(self, request, context):
+        yield analyzer_pb2.AnalyzeFaceResponse(
+            progress=analyzer_pb2.AnalysisProgress(
+                stage=analyzer_pb2.ANALYSIS_STAGE_DECODE, fraction=0.1
+            )
+        )
+        self.started.set()
+        await asyncio.sleep(3600)
+
+
+async def test_analyzer_killed_mid_stream_fails_the_task(
+    storage_server, jwt_secret, make_user, token_for
+):
+    port = free_port()
+    analyzer = grpc.aio.server()
+    stalling = StallingAnalyzer()
+    analyzer_pb2_grpc.add_AnalyzerServiceServicer_to_server(stalling, analyzer)
+    analyzer.add_insecure_port(f"127.0.0.1:{port}")
+    await analyzer.start()
+    settings = gateway_settings(storage_server.port, port, jwt_secret, analyzer_attempts=2)
+    headers = {"authorization": f"Bearer {token_for(make_user())}"}
+    async with (
+        running_gateway(settings) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
+        selfie = photos.encode(photos.astronaut())
+        task_id = (
+            await client.post(
+                "/tasks", headers=headers, files={"image": ("a.jpg", selfie, "image/jpeg")}
+            )
+        ).json()["task_id"]
+        await asyncio.wait_for(stalling.started.wait(), 10)
+        running = (await client.get(f"/tasks/{task_id}", headers=headers)).json()
+        assert running["status"] == "running"
+        await analyzer.stop(0)  # the analyzer dies mid-stream, and stays down for the retry
+        body = await wait_for(
+            client, f"/tasks/{task_id}", headers, lambda b: b["status"] == "failed"
+        )
+    assert "unavailable" in body["error"] and "try again" in body["error"]
+    assert body["result"] is None
