@@ -1,6 +1,6 @@
 """`make run`: the local stack as child processes — storage (on its own embedded PostgreSQL
-unless DATABASE_URL is set) and the analyzer — waits until each reports SERVING, says where they
-are, and stops them all on Ctrl-C or SIGTERM."""
+unless DATABASE_URL is set), the analyzer and the gateway — waits until each is healthy, says
+where they are, and stops them all on Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -18,6 +20,15 @@ SERVICES = (
     ("analyzer", "ANALYZER_PORT", 50052, "skin.analyzer.v1.AnalyzerService"),
 )
 START_SECONDS = 120
+GATEWAY_PORT_VARIABLE, GATEWAY_DEFAULT_PORT = "GATEWAY_PORT", 8080
+
+
+def gateway_ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as reply:
+            return bool(reply.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def serving(port: int, service: str) -> bool:
@@ -52,8 +63,9 @@ def main() -> int:
     try:
         for module, _, _, _ in SERVICES:
             children.append(subprocess.Popen([sys.executable, "-m", module]))
+        children.append(subprocess.Popen([sys.executable, "-m", "gateway"]))
         deadline = time.monotonic() + START_SECONDS
-        for (module, variable, default, service), child in zip(SERVICES, children, strict=True):
+        for (module, variable, default, service), child in zip(SERVICES, children, strict=False):
             port = int(os.environ.get(variable, default))
             while not serving(port, service):
                 if child.poll() is not None or time.monotonic() > deadline:
@@ -61,8 +73,15 @@ def main() -> int:
                     return 1
                 time.sleep(0.3)
             sys.stderr.write(f"{module} is serving on 127.0.0.1:{port}\n")
+        gateway_port = int(os.environ.get(GATEWAY_PORT_VARIABLE, GATEWAY_DEFAULT_PORT))
+        while not gateway_ready(gateway_port):
+            if children[-1].poll() is not None or time.monotonic() > deadline:
+                sys.stderr.write("gateway did not start; see its log above\n")
+                return 1
+            time.sleep(0.3)
         sys.stderr.write(
-            "ready. A token for a new local user: .venv/bin/python -m skin.mint_token\n"
+            f"ready: the API is at http://127.0.0.1:{gateway_port} (docs: /docs)\n"
+            "A token for a new local user: TOKEN=$(.venv/bin/python -m skin.mint_token)\n"
             "Ctrl-C stops everything.\n"
         )
         while all(child.poll() is None for child in children):
