@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PROTOS := $(shell find protos -name '*.proto')
 
-.PHONY: run test lint proto bench-storage bench-analyzer
+.PHONY: run test lint proto bench-storage bench-analyzer bench-gateway
 
 # uv, because mediapipe's metadata must be overridden (see dependency-overrides.txt).
 $(VENV)/.installed: pyproject.toml dependency-overrides.txt
@@ -38,3 +38,6 @@ bench-storage: $(VENV)/.installed
 
 bench-analyzer: $(VENV)/.installed
 	$(PY) -m bench.analyzer
+
+bench-gateway: $(VENV)/.installed
+	$(PY) -m bench.gateway

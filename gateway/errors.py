@@ -48,9 +48,17 @@ DOMAIN = "gateway.skin-analysis"
 class ApiError(Exception):
     """An error the gateway itself raises, with its HTTP status and ErrorInfo reason."""
 
-    def __init__(self, status: int, reason: str, message: str, **metadata: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        message: str,
+        retry_after: int | None = None,
+        **metadata: str,
+    ) -> None:
         super().__init__(message)
         self.status, self.reason, self.message, self.metadata = status, reason, message, metadata
+        self.headers = {"retry-after": str(retry_after)} if retry_after else None
 
 
 def error_body(
@@ -97,7 +105,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         body = error_body(exc.status, exc.message, exc.reason, metadata=exc.metadata)
-        return JSONResponse(body, status_code=exc.status)
+        return JSONResponse(body, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(grpc.aio.AioRpcError)
     async def _rpc_error(request: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:

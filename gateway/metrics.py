@@ -33,7 +33,7 @@ TASKS_FINISHED = Counter(
 )
 ANALYSIS_SECONDS = Histogram(
     "gateway_analysis_duration_seconds",
-    "From running to a final status.",
+    "From acceptance to a final status (queueing included).",
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
     registry=REGISTRY,
 )

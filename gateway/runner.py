@@ -61,17 +61,29 @@ class TaskRunner:
         self._backends, self._token, self._settings = backends, token, settings
         self._on_finished = on_finished
         self._running: dict[str, asyncio.Task[None]] = {}
+        # Analyses sent to the analyzer at once; the rest wait here, queued, holding their photo.
+        self._slots = asyncio.Semaphore(settings.analysis_concurrency)
+        self._pending = 0
 
     @property
     def in_flight(self) -> int:
         return len(self._running)
 
+    def has_room(self) -> bool:
+        """False when as many tasks wait as the gateway may hold photos for."""
+        return self._pending < self._settings.max_pending_tasks
+
     def start(self, task_id: str, user_id: str, image: bytes, real_age: int | None) -> None:
+        self._pending += 1
         job = asyncio.create_task(
             self._run(task_id, user_id, image, real_age), name=f"task-{task_id}"
         )
         self._running[task_id] = job
-        job.add_done_callback(lambda _: self._running.pop(task_id, None))
+        job.add_done_callback(lambda _: self._done(task_id))
+
+    def _done(self, task_id: str) -> None:
+        self._pending -= 1
+        self._running.pop(task_id, None)
 
     def start_routine(self, task_id: str, user_id: str) -> None:
         job = asyncio.create_task(self._routine(task_id, user_id), name=f"routine-{task_id}")
@@ -159,8 +171,9 @@ class TaskRunner:
         started = time.perf_counter()
         status, error = "failed", None
         try:
-            await self._update(task_id, user_id, storage_pb2.TASK_STATUS_RUNNING)
-            result = await self._analyze(task_id, user_id, image, real_age)
+            async with self._slots:
+                await self._update(task_id, user_id, storage_pb2.TASK_STATUS_RUNNING)
+                result = await self._analyze(task_id, user_id, image, real_age)
             await self._update(task_id, user_id, storage_pb2.TASK_STATUS_SUCCEEDED, result=result)
             status = "succeeded"
         except asyncio.CancelledError:

@@ -22,6 +22,10 @@ class GatewaySettings(CommonSettings):
     call_timeout_seconds: float = Field(default=10.0, gt=0)
     analysis_timeout_seconds: float = Field(default=120.0, gt=0)
     analyzer_attempts: int = Field(default=3, ge=1, le=10, description="Tries per analysis.")
+    analysis_concurrency: int = Field(default=4, ge=1, description="Analyses sent at once.")
+    max_pending_tasks: int = Field(
+        default=64, ge=1, description="Accepted tasks held in memory; more: 429 at POST /tasks."
+    )
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     webhook_url: str | None = Field(default=None, description="Where task events are POSTed.")
     webhook_secret: str | None = Field(default=None, description="whsec_<base64>, signs webhooks.")

@@ -77,6 +77,13 @@ async def submit_task(
 ) -> TaskAccepted:
     """Accepts a selfie and answers at once with the task's id; the analysis runs behind it.
     The same `Idempotency-Key` from the same user returns the same task and starts nothing."""
+    if not runner.has_room():
+        raise ApiError(
+            429,
+            "TOO_MANY_PENDING_ANALYSES",
+            "too many photos are waiting for analysis; try again shortly",
+            retry_after=5,
+        )
     form = await read_form(request, request.app.state.settings.max_upload_bytes)
     image = form.files.get("image")
     if not image:

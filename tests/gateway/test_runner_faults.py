@@ -59,3 +59,32 @@ async def test_analyzer_killed_mid_stream_fails_the_task(
         )
     assert "unavailable" in body["error"] and "try again" in body["error"]
     assert body["result"] is None
+
+
+async def test_more_pending_photos_than_the_gateway_holds_is_429(
+    storage_server, jwt_secret, make_user, token_for
+):
+    port = free_port()
+    analyzer = grpc.aio.server()
+    stalling = StallingAnalyzer()
+    analyzer_pb2_grpc.add_AnalyzerServiceServicer_to_server(stalling, analyzer)
+    analyzer.add_insecure_port(f"127.0.0.1:{port}")
+    await analyzer.start()
+    settings = gateway_settings(
+        storage_server.port, port, jwt_secret, max_pending_tasks=1, shutdown_grace_seconds=0
+    )
+    headers = {"authorization": f"Bearer {token_for(make_user())}"}
+    try:
+        async with (
+            running_gateway(settings) as url,
+            httpx.AsyncClient(base_url=url, timeout=30) as client,
+        ):
+            selfie = photos.encode(photos.astronaut())
+            files = {"image": ("a.jpg", selfie, "image/jpeg")}
+            first = await client.post("/tasks", headers=headers, files=files)
+            assert first.status_code == 202
+            second = await client.post("/tasks", headers=headers, files=files)
+            assert second.status_code == 429 and second.headers["retry-after"] == "5"
+            assert second.json()["error"]["details"][0]["reason"] == "TOO_MANY_PENDING_ANALYSES"
+    finally:
+        await analyzer.stop(0)
