@@ -4,6 +4,7 @@ opens the gRPC channels and runs the task runner."""
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from gateway.webhooks import WebhookSender
 from skin.identity import build_verifier
 
 logger = logging.getLogger(__name__)
+access_log = logging.getLogger("gateway.access")
 
 
 def build_app(settings: GatewaySettings) -> FastAPI:
@@ -69,8 +71,20 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        started = time.perf_counter()
         response = await record_request(request, call_next)
         response.headers["x-request-id"] = request.state.request_id
+        route = getattr(request.scope.get("route"), "path", request.url.path)
+        access_log.info(
+            "%s %s %d",
+            request.method,
+            route,
+            response.status_code,
+            extra={
+                "request_id": request.state.request_id,
+                "duration_ms": round(1000 * (time.perf_counter() - started), 2),
+            },
+        )
         return response
 
     return app

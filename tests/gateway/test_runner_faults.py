@@ -88,3 +88,52 @@ async def test_more_pending_photos_than_the_gateway_holds_is_429(
             assert second.json()["error"]["details"][0]["reason"] == "TOO_MANY_PENDING_ANALYSES"
     finally:
         await analyzer.stop(0)
+
+
+async def test_stopping_the_gateway_fails_its_running_tasks_as_interrupted(
+    storage_server, jwt_secret, make_user, token_for
+):
+    port = free_port()
+    analyzer = grpc.aio.server()
+    stalling = StallingAnalyzer()
+    analyzer_pb2_grpc.add_AnalyzerServiceServicer_to_server(stalling, analyzer)
+    analyzer.add_insecure_port(f"127.0.0.1:{port}")
+    await analyzer.start()
+    settings = gateway_settings(storage_server.port, port, jwt_secret, shutdown_grace_seconds=0.5)
+    headers = {"authorization": f"Bearer {token_for(make_user())}"}
+    try:
+        async with (
+            running_gateway(settings) as url,
+            httpx.AsyncClient(base_url=url, timeout=30) as client,
+        ):
+            selfie = photos.encode(photos.astronaut())
+            response = await client.post(
+                "/tasks", headers=headers, files={"image": ("a.jpg", selfie, "image/jpeg")}
+            )
+            task_id = response.json()["task_id"]
+            await asyncio.wait_for(stalling.started.wait(), 10)
+        # The gateway is gone; a second one reads what storage kept.
+        storage_only = gateway_settings(storage_server.port, port, jwt_secret)
+        async with (
+            running_gateway(storage_only) as url,
+            httpx.AsyncClient(base_url=url, timeout=30) as client,
+        ):
+            body = (await client.get(f"/tasks/{task_id}", headers=headers)).json()
+    finally:
+        await analyzer.stop(0)
+    assert body["status"] == "failed" and body["error"].startswith("interrupted")
+
+
+async def test_readiness_and_errors_when_a_backend_is_down(jwt_secret, make_user, token_for):
+    dead_storage, dead_analyzer = free_port(), free_port()
+    settings = gateway_settings(dead_storage, dead_analyzer, jwt_secret, call_timeout_seconds=2)
+    headers = {"authorization": f"Bearer {token_for(make_user())}"}
+    async with (
+        running_gateway(settings) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["status"] == "unavailable"
+        down = await client.get("/tasks", headers=headers)
+        assert down.status_code == 503 and down.json()["error"]["status"] == "UNAVAILABLE"
+        assert (await client.get("/healthz")).status_code == 200
