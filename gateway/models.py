@@ -9,6 +9,7 @@ from typing import Any, Literal
 from google.protobuf import json_format
 from pydantic import BaseModel, Field
 
+from skin.routine import Routine
 from skin.storage.v1 import storage_pb2
 
 Status = Literal["queued", "running", "succeeded", "failed"]
@@ -28,12 +29,12 @@ class TaskView(BaseModel):
     task_id: str
     status: Status
     result: dict[str, Any] | None = Field(
-        description="The raw face analysis (analyzer/schema/analysis_result.schema.json)."
+        description="The raw face analysis (skin/schemas/analysis_result.schema.json)."
     )
     error: str | None = Field(description="Why the task failed, in words a person can act on.")
     real_age: int | None
     intake: dict[str, Any] | None = Field(description="The intake form (intake.schema.json).")
-    routine: dict[str, Any] | None = Field(description="The routine (routine.schema.json).")
+    routine: Routine | None = Field(description="The routine (skin/schemas/routine.schema.json).")
     created_at: datetime
     updated_at: datetime
 
@@ -49,15 +50,48 @@ class TaskView(BaseModel):
             error=task.error if task.HasField("error") else None,
             real_age=task.real_age if task.HasField("real_age") else None,
             intake=struct("intake"),
-            routine=struct("routine"),
+            routine=Routine.model_validate(_whole(struct("routine")))
+            if task.HasField("routine")
+            else None,
             created_at=task.create_time.ToDatetime().replace(tzinfo=None),
             updated_at=task.update_time.ToDatetime().replace(tzinfo=None),
         )
 
 
+def _whole(value: Any) -> Any:
+    """Struct carries numbers as doubles; whole ones become ints again."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole(item) for item in value]
+    return value
+
+
 class TaskPage(BaseModel):
     tasks: list[TaskView]
     next_page_token: str | None
+
+
+class ErrorDetail(BaseModel):
+    type_: str = Field(alias="@type", examples=["type.googleapis.com/google.rpc.ErrorInfo"])
+    reason: str = Field(examples=["TASK_NOT_FOUND"])
+    domain: str
+    metadata: dict[str, str]
+
+
+class ErrorStatus(BaseModel):
+    code: int = Field(examples=[404])
+    status: str = Field(examples=["NOT_FOUND"])
+    message: str
+    details: list[ErrorDetail]
+
+
+class ErrorBody(BaseModel):
+    """Google's JSON error shape (AIP-193)."""
+
+    error: ErrorStatus
 
 
 class Health(BaseModel):

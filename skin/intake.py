@@ -1,5 +1,5 @@
 """The post-analysis intake form: one pydantic model shared by the gateway (which validates it)
-and the analyzer (which turns it into a routine); its JSON Schema is in analyzer/schema."""
+and the analyzer (which turns it into a routine); its JSON Schema is in skin/schemas."""
 
 from __future__ import annotations
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from analyzer.routine.model import (
+from analyzer.routine.rules import Active, Product, Rules, load_rules
+from skin.intake import CONCERNS, Intake, SkinType
+from skin.routine import (
     WEEKDAYS,
     Avoid,
     DayPlan,
@@ -18,8 +20,6 @@ from analyzer.routine.model import (
     Step,
     Weekday,
 )
-from analyzer.routine.rules import Active, Product, Rules, load_rules
-from skin.intake import CONCERNS, Intake, SkinType
 
 # Nights each evening active is used, by how many evening actives there are: one active a night,
 # Sunday kept free of actives (for the weekly step).

@@ -13,7 +13,7 @@ from google.protobuf import json_format, struct_pb2
 
 from gateway.deps import BackendsDep, CurrentUser, RunnerDep
 from gateway.errors import ApiError, rpc_error_response
-from gateway.models import STATUS_NAMES, TaskAccepted, TaskPage, TaskView
+from gateway.models import STATUS_NAMES, ErrorBody, TaskAccepted, TaskPage, TaskView
 from gateway.uploads import read_form
 from skin.intake import Intake
 from skin.storage.v1 import storage_pb2
@@ -23,9 +23,10 @@ router = APIRouter(prefix="/tasks", tags=["tasks"])
 # Magic numbers of the formats the analyzer takes; anything else is refused here already.
 IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Invalid request; the error names the field."},
-    401: {"description": "Missing or invalid access token."},
-    404: {"description": "No such task for this user."},
+    400: {"model": ErrorBody, "description": "Invalid request; the error names the field."},
+    401: {"model": ErrorBody, "description": "Missing or invalid access token."},
+    404: {"model": ErrorBody, "description": "No such task for this user."},
+    503: {"model": ErrorBody, "description": "A backend is unavailable; try again."},
 }
 
 
@@ -43,8 +44,8 @@ def _timeout(request: Request) -> float:
     response_model=TaskAccepted,
     responses={
         **ERROR_RESPONSES,
-        413: {"description": "Upload too large."},
-        415: {"description": "Not an image."},
+        413: {"model": ErrorBody, "description": "Upload too large."},
+        415: {"model": ErrorBody, "description": "Not an image."},
     },
     openapi_extra={
         "requestBody": {
@@ -167,7 +168,10 @@ async def delete_task(
     "/{task_id}/intake",
     status_code=202,
     response_model=TaskAccepted,
-    responses={**ERROR_RESPONSES, 409: {"description": "The analysis has not succeeded."}},
+    responses={
+        **ERROR_RESPONSES,
+        409: {"model": ErrorBody, "description": "The analysis has not succeeded."},
+    },
 )
 async def put_intake(
     request: Request,

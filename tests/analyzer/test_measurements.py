@@ -13,7 +13,7 @@ import pytest
 from tests.analyzer import photos
 
 SCHEMA = json.loads(
-    (Path(__file__).parents[2] / "analyzer/schema/analysis_result.schema.json").read_text()
+    (Path(__file__).parents[2] / "skin/schemas/analysis_result.schema.json").read_text()
 )
 # How far a score (0-100) may move when nothing about the skin changed.
 STABLE_POINTS = 15.0

@@ -9,11 +9,11 @@ import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from analyzer.routine import schemas
 from analyzer.routine.engine import recommend
+from skin import schema_files as schemas
 from skin.intake import Intake
 
-SCHEMA_DIR = Path(__file__).parents[2] / "analyzer/schema"
+SCHEMA_DIR = Path(__file__).parents[2] / "skin/schemas"
 ROUTINE_SCHEMA = json.loads((SCHEMA_DIR / "routine.schema.json").read_text())
 
 
@@ -105,5 +105,5 @@ def test_intake_errors_name_every_field():
 def test_published_schemas_match_the_models():
     for name, model in schemas.PUBLISHED.items():
         assert (SCHEMA_DIR / name).read_text() == schemas.render(model), (
-            f"run `python -m analyzer.routine.schemas` and commit {name}"
+            f"run `python -m skin.schema_files` and commit {name}"
         )

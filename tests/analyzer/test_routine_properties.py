@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyzer.routine.engine import recommend
-from analyzer.routine.model import WEEKDAYS, Routine
 from analyzer.routine.rules import load_rules
 from skin.intake import CONCERNS, Budget, Intake, SkinType, SunExposure
+from skin.routine import WEEKDAYS, Routine
 
 RULES = load_rules()
 # Allergies and sensitivities drawn from every name the rules know, plus a few they do not.

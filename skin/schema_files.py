@@ -1,5 +1,5 @@
 """Writes the published JSON Schemas of the intake and the routine from their models:
-`python -m analyzer.routine.schemas` (a test fails when the committed files are stale)."""
+`python -m skin.schema_files` (a test fails when the committed files are stale)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from analyzer.routine.model import Routine
 from skin.intake import Intake
+from skin.routine import Routine
 
-SCHEMA_DIR = Path(__file__).parents[1] / "schema"
+SCHEMA_DIR = Path(__file__).parent / "schemas"
 PUBLISHED: dict[str, type[BaseModel]] = {
     "intake.schema.json": Intake,
     "routine.schema.json": Routine,

@@ -1,5 +1,5 @@
 """The routine as the engine returns it and routine_json stores it (versioned; its JSON Schema
-is published as analyzer/schema/routine.schema.json)."""
+is published as skin/schemas/routine.schema.json)."""
 
 from __future__ import annotations
 
