@@ -258,5 +258,5 @@ async def test_operations_endpoints(client, headers):
         "/tasks/{task_id}/events",
         "/tasks/{task_id}/intake",
     } <= set(spec["paths"])
-    assert "Intake" in spec["components"]["schemas"]
+    assert {"Intake", "Routine", "ErrorBody", "TaskView"} <= set(spec["components"]["schemas"])
     assert (await client.get("/docs")).status_code == 200
