@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-from google.protobuf import json_format, struct_pb2
 from pydantic import ValidationError
 
 from analyzer.routine.engine import recommend
@@ -14,6 +13,7 @@ from analyzer.workers import AnalysisPool
 from skin.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
 from skin.errors import InvalidArgument
 from skin.intake import Intake
+from skin.structs import from_struct, to_struct
 
 STAGE_TO_PROTO = {
     "decode": analyzer_pb2.ANALYSIS_STAGE_DECODE,
@@ -46,9 +46,7 @@ class AnalyzerServicer(analyzer_pb2_grpc.AnalyzerServiceServicer):
                     )
                 )
             else:
-                result = struct_pb2.Struct()
-                result.update(payload)
-                yield analyzer_pb2.AnalyzeFaceResponse(result=result)
+                yield analyzer_pb2.AnalyzeFaceResponse(result=to_struct(payload))
 
     async def RecommendRoutine(
         self, request: analyzer_pb2.RecommendRoutineRequest, context: grpc.aio.ServicerContext
@@ -60,34 +58,21 @@ class AnalyzerServicer(analyzer_pb2_grpc.AnalyzerServiceServicer):
         real_age = request.real_age if request.HasField("real_age") else None
         if real_age is not None and not 0 <= real_age <= 130:
             raise InvalidArgument("real_age", "must be between 0 and 130 years")
-        analysis = json_format.MessageToDict(request.analysis)
+        analysis = from_struct(request.analysis)
         if not isinstance(analysis.get("concerns"), dict):
             raise InvalidArgument("analysis.concerns", "is required: the analysis' concern scores")
-        intake = parse_intake(json_format.MessageToDict(request.intake))
+        intake = parse_intake(from_struct(request.intake))
         routine = recommend(analysis, intake, real_age).model_dump(mode="json")
-        message = struct_pb2.Struct()
-        message.update(routine)
-        return analyzer_pb2.RecommendRoutineResponse(routine=message)
+        return analyzer_pb2.RecommendRoutineResponse(routine=to_struct(routine))
 
 
 def parse_intake(raw: dict[str, Any]) -> Intake:
     """The intake, or INVALID_ARGUMENT naming every bad field (`intake.<field>`)."""
     try:
-        return Intake.model_validate(_whole_numbers(raw))
+        return Intake.model_validate(raw)
     except ValidationError as exc:
         problems = [
             ("intake." + ".".join(str(part) for part in error["loc"]), error["msg"])
             for error in exc.errors()
         ]
         raise InvalidArgument.for_fields(problems) from exc
-
-
-def _whole_numbers(value: Any) -> Any:
-    """Struct carries every number as a double; whole ones become ints again for validation."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _whole_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_whole_numbers(v) for v in value]
-    return value

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from google.protobuf import json_format
 from pydantic import BaseModel, Field
 
 from skin.routine import Routine
 from skin.storage.v1 import storage_pb2
+from skin.structs import from_struct
 
 Status = Literal["queued", "running", "succeeded", "failed"]
 STATUS_NAMES: dict[int, Status] = {
@@ -41,7 +41,7 @@ class TaskView(BaseModel):
     @classmethod
     def from_proto(cls, task: storage_pb2.Task) -> TaskView:
         def struct(field: str) -> dict[str, Any] | None:
-            return json_format.MessageToDict(getattr(task, field)) if task.HasField(field) else None
+            return from_struct(getattr(task, field)) if task.HasField(field) else None
 
         return cls(
             task_id=task.id,
@@ -50,23 +50,10 @@ class TaskView(BaseModel):
             error=task.error if task.HasField("error") else None,
             real_age=task.real_age if task.HasField("real_age") else None,
             intake=struct("intake"),
-            routine=Routine.model_validate(_whole(struct("routine")))
-            if task.HasField("routine")
-            else None,
+            routine=Routine.model_validate(struct("routine")) if task.HasField("routine") else None,
             created_at=task.create_time.ToDatetime().replace(tzinfo=None),
             updated_at=task.update_time.ToDatetime().replace(tzinfo=None),
         )
-
-
-def _whole(value: Any) -> Any:
-    """Struct carries numbers as doubles; whole ones become ints again."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _whole(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_whole(item) for item in value]
-    return value
 
 
 class TaskPage(BaseModel):

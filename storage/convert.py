@@ -5,13 +5,11 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
-from typing import Any
 from uuid import UUID
-
-from google.protobuf import json_format, struct_pb2
 
 from skin.errors import InvalidArgument
 from skin.storage.v1 import storage_pb2
+from skin.structs import to_struct
 from storage.repository import TaskRow
 
 STATUS_TO_PROTO = {
@@ -23,12 +21,6 @@ STATUS_TO_PROTO = {
 PROTO_TO_STATUS = {value: key for key, value in STATUS_TO_PROTO.items()}
 
 
-def _struct(value: dict[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(value)
-    return message
-
-
 def task_to_proto(row: TaskRow) -> storage_pb2.Task:
     task = storage_pb2.Task(
         id=str(row.id),
@@ -36,23 +28,18 @@ def task_to_proto(row: TaskRow) -> storage_pb2.Task:
         status=STATUS_TO_PROTO.get(row.status, storage_pb2.TASK_STATUS_UNSPECIFIED),
     )
     if row.result is not None:
-        task.result.CopyFrom(_struct(row.result))
+        task.result.CopyFrom(to_struct(row.result))
     if row.error is not None:
         task.error = row.error
     if row.real_age is not None:
         task.real_age = row.real_age
     if row.intake is not None:
-        task.intake.CopyFrom(_struct(row.intake))
+        task.intake.CopyFrom(to_struct(row.intake))
     if row.routine_json is not None:
-        task.routine.CopyFrom(_struct(row.routine_json))
+        task.routine.CopyFrom(to_struct(row.routine_json))
     task.create_time.FromDatetime(row.created_at)
     task.update_time.FromDatetime(row.updated_at)
     return task
-
-
-def struct_to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
-    value: dict[str, Any] = json_format.MessageToDict(message)
-    return value
 
 
 def encode_page_token(row: TaskRow) -> str:

@@ -13,12 +13,12 @@ from skin.errors import FailedPrecondition, InvalidArgument, NotFound, Permissio
 from skin.grpc_runtime import current_caller
 from skin.identity import parse_uuid
 from skin.storage.v1 import storage_pb2, storage_pb2_grpc
+from skin.structs import from_struct
 from storage import repository
 from storage.convert import (
     PROTO_TO_STATUS,
     decode_page_token,
     encode_page_token,
-    struct_to_dict,
     task_to_proto,
 )
 from storage.database import Database, claims_for_user
@@ -140,7 +140,7 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
             raise InvalidArgument("error", "must say why the task failed")
         if len(request.error) > MAX_ERROR_CHARS:
             raise InvalidArgument("error", f"must be at most {MAX_ERROR_CHARS} characters")
-        result = struct_to_dict(request.result) if has_result else None
+        result = from_struct(request.result) if has_result else None
         error = request.error if has_error else None
         async with self._db.as_user(acting.user_id, acting.claims) as conn:
             row = await repository.update_status(
@@ -185,7 +185,7 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
         if not request.HasField("intake"):
             raise InvalidArgument("intake", "is required")
         task = await self._set_after_success(
-            request.user_id, request.task_id, "intake", struct_to_dict(request.intake)
+            request.user_id, request.task_id, "intake", from_struct(request.intake)
         )
         return storage_pb2.SetIntakeResponse(task=task)
 
@@ -195,7 +195,7 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
         if not request.HasField("routine"):
             raise InvalidArgument("routine", "is required")
         task = await self._set_after_success(
-            request.user_id, request.task_id, "routine_json", struct_to_dict(request.routine)
+            request.user_id, request.task_id, "routine_json", from_struct(request.routine)
         )
         return storage_pb2.SetRoutineResponse(task=task)
 

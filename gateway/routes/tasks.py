@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import grpc
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import json_format
 
 from gateway.deps import BackendsDep, CurrentUser, RunnerDep
 from gateway.errors import ApiError, rpc_error_response
@@ -17,6 +17,7 @@ from gateway.models import STATUS_NAMES, ErrorBody, TaskAccepted, TaskPage, Task
 from gateway.uploads import read_form
 from skin.intake import Intake
 from skin.storage.v1 import storage_pb2
+from skin.structs import to_struct
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -182,8 +183,7 @@ async def put_intake(
     runner: RunnerDep,
 ) -> TaskAccepted:
     """Stores the intake form; the routine is made from it and the analysis, and appears on GET."""
-    message = struct_pb2.Struct()
-    message.update(intake.model_dump(mode="json"))
+    message = to_struct(intake.model_dump(mode="json"))
     await backends.storage.SetIntake(
         storage_pb2.SetIntakeRequest(task_id=task_id, intake=message),
         metadata=user.metadata(),
