@@ -3,13 +3,17 @@ private storage server."""
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from skin.storage.v1 import storage_pb2_grpc
 from storage.server import build_server
@@ -47,3 +51,24 @@ async def running_storage(
             yield storage_pb2_grpc.TaskStoreServiceStub(channel)
     finally:
         await server.stop(0)
+
+
+async def wait_serving(
+    port: int, service: str, process: subprocess.Popen[bytes], seconds: float = 60
+) -> None:
+    """Until the server on `port` reports SERVING for `service`; fails if the process exits."""
+    deadline = time.monotonic() + seconds
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        while True:
+            try:
+                reply = await health.Check(
+                    health_pb2.HealthCheckRequest(service=service), timeout=1
+                )
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            assert process.poll() is None, f"the server exited with {process.returncode}"
+            assert time.monotonic() < deadline, "the server did not start"
+            await asyncio.sleep(0.2)

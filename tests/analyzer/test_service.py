@@ -8,14 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import grpc
 import jsonschema
 import pytest
 from google.protobuf import json_format, struct_pb2
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from analyzer.server import build_server
 from analyzer.settings import AnalyzerSettings
@@ -26,6 +24,7 @@ from tests.analyzer import photos
 from tests.analyzer.test_measurements import SCHEMA
 from tests.analyzer.test_routine_examples import ROUTINE_SCHEMA
 from tests.grpc_assertions import rpc_error
+from tests.servers import wait_serving
 
 GRPCURL = Path(sys.executable).parent / "grpcurl"
 
@@ -170,19 +169,7 @@ async def test_python_m_analyzer_serves_and_stops_on_sigterm(face_jpeg):
     )
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    reply = await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
-                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                        break
-                except grpc.aio.AioRpcError:
-                    pass
-                assert process.poll() is None and time.monotonic() < deadline, (
-                    "analyzer did not start"
-                )
-                await asyncio.sleep(0.3)
+            await wait_serving(port, "", process)
             stub = analyzer_pb2_grpc.AnalyzerServiceStub(channel)
             assert (await collect(stub, face_jpeg))[-1].HasField("result")
         process.send_signal(signal.SIGTERM)

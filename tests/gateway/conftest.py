@@ -35,13 +35,12 @@ def gateway_settings(
 
 
 @asynccontextmanager
-async def running_gateway(settings: GatewaySettings) -> AsyncIterator[str]:
-    """Serves the app on 127.0.0.1 with a port of its own; yields the base URL."""
+async def serve_asgi(app: Any) -> AsyncIterator[str]:
+    """Serves an ASGI app with uvicorn on 127.0.0.1 and a port of its own; yields the base URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(build_app(settings), log_config=None, access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if serving.done():
@@ -52,6 +51,12 @@ async def running_gateway(settings: GatewaySettings) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await serving
+
+
+@asynccontextmanager
+async def running_gateway(settings: GatewaySettings) -> AsyncIterator[str]:
+    async with serve_asgi(build_app(settings)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

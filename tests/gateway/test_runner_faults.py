@@ -6,6 +6,7 @@ import asyncio
 
 import grpc
 import httpx
+import pytest
 
 from skin.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
 from storage.embedded_postgres import free_port
@@ -13,11 +14,27 @@ from tests.analyzer import photos
 from tests.gateway.conftest import gateway_settings, running_gateway, wait_for
 
 
+@pytest.fixture
+async def stalling():
+    """A real gRPC analyzer on a port of its own that stalls after its first stage: yields the
+    servicer (with `started`, `port` and `server`), stopped at the end."""
+    servicer = StallingAnalyzer()
+    servicer.port = free_port()
+    servicer.server = grpc.aio.server()
+    analyzer_pb2_grpc.add_AnalyzerServiceServicer_to_server(servicer, servicer.server)
+    servicer.server.add_insecure_port(f"127.0.0.1:{servicer.port}")
+    await servicer.server.start()
+    yield servicer
+    await servicer.server.stop(0)
+
+
 class StallingAnalyzer(analyzer_pb2_grpc.AnalyzerServiceServicer):
     """A real gRPC analyzer that reports its first stage and then never finishes."""
 
     def __init__(self) -> None:
         self.started = asyncio.Event()
+        self.port = 0
+        self.server: grpc.aio.Server | None = None
 
     async def AnalyzeFace(self, request, context):
         yield analyzer_pb2.AnalyzeFaceResponse(
@@ -30,14 +47,9 @@ class StallingAnalyzer(analyzer_pb2_grpc.AnalyzerServiceServicer):
 
 
 async def test_analyzer_killed_mid_stream_fails_the_task(
-    storage_server, jwt_secret, make_user, token_for
+    storage_server, stalling, jwt_secret, make_user, token_for
 ):
-    port = free_port()
-    analyzer = grpc.aio.server()
-    stalling = StallingAnalyzer()
-    analyzer_pb2_grpc.add_AnalyzerServiceServicer_to_server(stalling, analyzer)
-    analyzer.add_insecure_port(f"127.0.0.1:{port}")
-    await analyzer.start()
+    port = stalling.port
     settings = gateway_settings(storage_server.port, port, jwt_secret, analyzer_attempts=2)
     headers = {"authorization": f"Bearer {token_for(make_user())}"}
     async with (
@@ -53,7 +65,7 @@ async def test_analyzer_killed_mid_stream_fails_the_task(
         await asyncio.wait_for(stalling.started.wait(), 10)
         running = (await client.get(f"/tasks/{task_id}", headers=headers)).json()
         assert running["status"] == "running"
-        await analyzer.stop(0)  # the analyzer dies mid-stream, and stays down for the retry
+        await stalling.server.stop(0)  # it dies mid-stream, and stays down for the retry
         body = await wait_for(
             client, f"/tasks/{task_id}", headers, lambda b: b["status"] == "failed"
         )
@@ -62,65 +74,49 @@ async def test_analyzer_killed_mid_stream_fails_the_task(
 
 
 async def test_more_pending_photos_than_the_gateway_holds_is_429(
-    storage_server, jwt_secret, make_user, token_for
+    storage_server, stalling, jwt_secret, make_user, token_for
 ):
-    port = free_port()
-    analyzer = grpc.aio.server()
-    stalling = StallingAnalyzer()
-    analyzer_pb2_grpc.add_AnalyzerServiceServicer_to_server(stalling, analyzer)
-    analyzer.add_insecure_port(f"127.0.0.1:{port}")
-    await analyzer.start()
+    port = stalling.port
     settings = gateway_settings(
         storage_server.port, port, jwt_secret, max_pending_tasks=1, shutdown_grace_seconds=0
     )
     headers = {"authorization": f"Bearer {token_for(make_user())}"}
-    try:
-        async with (
-            running_gateway(settings) as url,
-            httpx.AsyncClient(base_url=url, timeout=30) as client,
-        ):
-            selfie = photos.encode(photos.astronaut())
-            files = {"image": ("a.jpg", selfie, "image/jpeg")}
-            first = await client.post("/tasks", headers=headers, files=files)
-            assert first.status_code == 202
-            second = await client.post("/tasks", headers=headers, files=files)
-            assert second.status_code == 429 and second.headers["retry-after"] == "5"
-            assert second.json()["error"]["details"][0]["reason"] == "TOO_MANY_PENDING_ANALYSES"
-    finally:
-        await analyzer.stop(0)
+    async with (
+        running_gateway(settings) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
+        selfie = photos.encode(photos.astronaut())
+        files = {"image": ("a.jpg", selfie, "image/jpeg")}
+        first = await client.post("/tasks", headers=headers, files=files)
+        assert first.status_code == 202
+        second = await client.post("/tasks", headers=headers, files=files)
+        assert second.status_code == 429 and second.headers["retry-after"] == "5"
+        assert second.json()["error"]["details"][0]["reason"] == "TOO_MANY_PENDING_ANALYSES"
 
 
 async def test_stopping_the_gateway_fails_its_running_tasks_as_interrupted(
-    storage_server, jwt_secret, make_user, token_for
+    storage_server, stalling, jwt_secret, make_user, token_for
 ):
-    port = free_port()
-    analyzer = grpc.aio.server()
-    stalling = StallingAnalyzer()
-    analyzer_pb2_grpc.add_AnalyzerServiceServicer_to_server(stalling, analyzer)
-    analyzer.add_insecure_port(f"127.0.0.1:{port}")
-    await analyzer.start()
+    port = stalling.port
     settings = gateway_settings(storage_server.port, port, jwt_secret, shutdown_grace_seconds=0.5)
     headers = {"authorization": f"Bearer {token_for(make_user())}"}
-    try:
-        async with (
-            running_gateway(settings) as url,
-            httpx.AsyncClient(base_url=url, timeout=30) as client,
-        ):
-            selfie = photos.encode(photos.astronaut())
-            response = await client.post(
-                "/tasks", headers=headers, files={"image": ("a.jpg", selfie, "image/jpeg")}
-            )
-            task_id = response.json()["task_id"]
-            await asyncio.wait_for(stalling.started.wait(), 10)
-        # The gateway is gone; a second one reads what storage kept.
-        storage_only = gateway_settings(storage_server.port, port, jwt_secret)
-        async with (
-            running_gateway(storage_only) as url,
-            httpx.AsyncClient(base_url=url, timeout=30) as client,
-        ):
-            body = (await client.get(f"/tasks/{task_id}", headers=headers)).json()
-    finally:
-        await analyzer.stop(0)
+    async with (
+        running_gateway(settings) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
+        selfie = photos.encode(photos.astronaut())
+        response = await client.post(
+            "/tasks", headers=headers, files={"image": ("a.jpg", selfie, "image/jpeg")}
+        )
+        task_id = response.json()["task_id"]
+        await asyncio.wait_for(stalling.started.wait(), 10)
+    # The gateway is gone; a second one reads what storage kept.
+    storage_only = gateway_settings(storage_server.port, port, jwt_secret)
+    async with (
+        running_gateway(storage_only) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
+        body = (await client.get(f"/tasks/{task_id}", headers=headers)).json()
     assert body["status"] == "failed" and body["error"].startswith("interrupted")
 
 

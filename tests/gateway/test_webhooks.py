@@ -8,19 +8,17 @@ import hashlib
 import hmac
 import json
 import secrets
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from tests.analyzer import photos
-from tests.gateway.conftest import gateway_settings, running_gateway, wait_for
+from tests.gateway.conftest import gateway_settings, running_gateway, serve_asgi, wait_for
 
 SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
@@ -53,15 +51,8 @@ class Receiver:
 async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
     hooks = Receiver(fail_first=1)
     app = Starlette(routes=[Route("/hooks", hooks.hook, methods=["POST"])])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.02)
-    yield hooks, f"http://127.0.0.1:{sock.getsockname()[1]}/hooks"
-    server.should_exit = True
-    await serving
+    async with serve_asgi(app) as url:
+        yield hooks, f"{url}/hooks"
 
 
 async def test_signed_webhook_for_the_final_status_with_a_retry(

@@ -18,7 +18,6 @@ from pathlib import Path
 import grpc
 import psycopg
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from skin.identity import mint_token
 from skin.storage.v1 import storage_pb2 as pb
@@ -26,7 +25,7 @@ from skin.storage.v1 import storage_pb2_grpc
 from storage.embedded_postgres import EmbeddedPostgres, free_port
 from storage.server import build_server
 from tests.grpc_assertions import rpc_error
-from tests.servers import auth, running_storage, storage_settings
+from tests.servers import auth, running_storage, storage_settings, wait_serving
 
 GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shutil.which("grpcurl")
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,22 +146,7 @@ async def test_python_m_storage_serves_and_drains_on_sigterm(pg_admin_url, jwt_s
     )
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    status = await health.Check(
-                        health_pb2.HealthCheckRequest(service="skin.storage.v1.TaskStoreService"),
-                        timeout=1,
-                    )
-                    if status.status == health_pb2.HealthCheckResponse.SERVING:
-                        break
-                except grpc.aio.AioRpcError:
-                    pass
-                assert process.poll() is None and time.monotonic() < deadline, (
-                    "storage did not start"
-                )
-                await asyncio.sleep(0.2)
+            await wait_serving(port, "skin.storage.v1.TaskStoreService", process)
             user_id = make_user()
             stub = storage_pb2_grpc.TaskStoreServiceStub(channel)
             md = auth(mint_token(jwt_secret, user_id))
