@@ -28,12 +28,15 @@ from skin.storage.v1 import storage_pb2
 logger = logging.getLogger(__name__)
 
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
-ANALYZER_DOWN = "the analysis service is unavailable right now; please try again in a few minutes"
+ANALYZER_DOWN = "The analysis service is unavailable right now; please try again in a few minutes"
 INTERRUPTED = (
     "interrupted: the service restarted during the analysis; please submit the photo again"
 )
-STAGE_NAMES = {value: name.removeprefix("ANALYSIS_STAGE_").lower() for name, value in
-               analyzer_pb2.AnalysisStage.items()}  # fmt: skip
+# Stage names as storage relays them: ANALYSIS_STAGE_DECODE -> "decode".
+STAGE_NAMES = {
+    value: name.removeprefix("ANALYSIS_STAGE_").lower()
+    for name, value in analyzer_pb2.AnalysisStage.items()
+}
 
 Finished = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 
@@ -46,8 +49,8 @@ def person_message(error: grpc.aio.AioRpcError) -> str:
     if error.code() in RETRYABLE:
         return ANALYZER_DOWN
     if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return "the analysis took too long; please try again with a smaller photo"
-    return "the analysis failed; please try again"
+        return "The analysis took too long; please try again with a smaller photo"
+    return "The analysis failed; please try again"
 
 
 class TaskRunner:
@@ -64,10 +67,6 @@ class TaskRunner:
         # Analyses sent to the analyzer at once; the rest wait here, queued, holding their photo.
         self._slots = asyncio.Semaphore(settings.analysis_concurrency)
         self._pending = 0
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._running)
 
     def has_room(self) -> bool:
         """False when as many tasks wait as the gateway may hold photos for."""
@@ -183,7 +182,7 @@ class TaskRunner:
             error = person_message(exc)
         except Exception:  # noqa: BLE001 - the task must still end
             logger.exception("task %s failed unexpectedly", task_id)
-            error = "the analysis failed; please try again"
+            error = "The analysis failed; please try again"
         finally:
             del image  # the photo lives only as long as its analysis
             if error is not None:
