@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from functools import cache
 
 import cv2
 import numpy as np
@@ -156,7 +157,11 @@ class FaceModel:
         ]
 
     @staticmethod
-    def contour(name: str) -> list[int]:
-        """Landmark indices of one of MediaPipe's named contours (e.g. 'LIPS', 'LEFT_EYE')."""
+    @cache
+    def contour(name: str) -> np.ndarray:
+        """Landmark indices of one of MediaPipe's named contours (e.g. 'LIPS', 'LEFT_EYE'),
+        worked out once per process."""
         edges = getattr(mp.solutions.face_mesh_connections, f"FACEMESH_{name}")
-        return sorted({index for edge in edges for index in edge})
+        indices = np.array(sorted({index for edge in edges for index in edge}))
+        indices.setflags(write=False)
+        return indices
