@@ -31,7 +31,7 @@ import psycopg
 from bench.storage import Load, Result, grpc_frame, percentile, run_h2load, wait_healthy
 from skin.identity import mint_token
 from skin.storage.v1 import storage_pb2 as pb
-from storage.embedded_postgres import EmbeddedPostgres, free_port
+from storage.embedded_postgres import EmbeddedPostgres, free_port, free_ports
 from tests.analyzer.photos import astronaut, encode
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,7 +119,7 @@ def main() -> int:
     try:
         admin_url = cluster.start()
         secret = secrets.token_urlsafe(32)
-        ports = {"storage": free_port(), "analyzer": free_port(), "gateway": free_port()}
+        ports = dict(zip(("storage", "analyzer", "gateway"), free_ports(3), strict=True))
         env = {
             **os.environ,
             "DATABASE_URL": admin_url,

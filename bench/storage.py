@@ -35,7 +35,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from skin.identity import mint_token
 from skin.storage.v1 import storage_pb2 as pb
 from skin.storage.v1 import storage_pb2_grpc
-from storage.embedded_postgres import EmbeddedPostgres, free_port
+from storage.embedded_postgres import EmbeddedPostgres, free_ports
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -150,7 +150,8 @@ def main() -> int:
             )
             return 2
     work = Path(tempfile.mkdtemp(prefix="skin-bench-"))
-    cluster = EmbeddedPostgres(work / "pg", free_port())
+    pg_port, storage_port, noop_port = free_ports(3)
+    cluster = EmbeddedPostgres(work / "pg", pg_port)
     processes: list[subprocess.Popen[bytes]] = []
     try:
         admin_url = cluster.start()
@@ -164,7 +165,6 @@ def main() -> int:
             "STORAGE_HOST": "127.0.0.1",
             "STORAGE_POOL_SIZE": str(args.pool_size),
         }
-        storage_port, noop_port = free_port(), free_port()
         storage_env = {**env, "STORAGE_PORT": str(storage_port)}
         noop_command = [sys.executable, "-m", "bench.noop_storage_server", str(noop_port)]
         processes.append(
