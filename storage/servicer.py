@@ -9,7 +9,13 @@ from typing import Any
 
 import grpc
 
-from skin.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from skin.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ServiceError,
+)
 from skin.grpc_runtime import current_caller
 from skin.identity import parse_uuid
 from skin.storage.v1 import storage_pb2, storage_pb2_grpc
@@ -43,6 +49,24 @@ def _task_id(value: str) -> str:
     if task_id is None:
         raise InvalidArgument("task_id", "must be a UUID", reason="INVALID_TASK_ID")
     return task_id
+
+
+async def _refusal(
+    conn: Any, user_id: str, task_id: str, reason: str, explanation: str, **metadata: str
+) -> ServiceError:
+    """Why a guarded write changed nothing: NOT_FOUND when the task is not the caller's (RLS and
+    the user_id filter cannot tell absent from foreign), else FAILED_PRECONDITION naming the
+    status that blocked it."""
+    current = await repository.get_task(conn, user_id, task_id)
+    if current is None:
+        return _not_found(task_id)
+    return FailedPrecondition(
+        f"task {task_id} is {current.status}; {explanation}",
+        reason=reason,
+        task_id=task_id,
+        current_status=current.status,
+        **metadata,
+    )
 
 
 class Acting:
@@ -146,18 +170,12 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
             row = await repository.update_status(
                 conn, acting.user_id, task_id, status, result, error
             )
-            if row is None:
-                current = await repository.get_task(conn, acting.user_id, task_id)
-        if row is None:
-            if current is None:
-                raise _not_found(task_id)
-            raise FailedPrecondition(
-                f"task {task_id} is {current.status}; it cannot become {status}",
-                reason="INVALID_STATUS_TRANSITION",
-                task_id=task_id,
-                current_status=current.status,
-                requested_status=status,
-            )
+            refusal = None if row else await _refusal(
+                conn, acting.user_id, task_id, "INVALID_STATUS_TRANSITION",
+                f"it cannot become {status}", requested_status=status,
+            )  # fmt: skip
+        if refusal:
+            raise refusal
         return storage_pb2.UpdateTaskResponse(task=task_to_proto(row))
 
     async def _set_after_success(self, user_id: str, task_id: str, column: str, value: Any) -> Any:
@@ -167,16 +185,12 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
             row = await repository.set_column_if_succeeded(
                 conn, acting.user_id, task_id, column, value
             )
-            current = None if row else await repository.get_task(conn, acting.user_id, task_id)
-        if row is None:
-            if current is None:
-                raise _not_found(task_id)
-            raise FailedPrecondition(
-                f"task {task_id} is {current.status}; its analysis must succeed first",
-                reason="ANALYSIS_NOT_SUCCEEDED",
-                task_id=task_id,
-                current_status=current.status,
-            )
+            refusal = None if row else await _refusal(
+                conn, acting.user_id, task_id, "ANALYSIS_NOT_SUCCEEDED",
+                "its analysis must succeed first",
+            )  # fmt: skip
+        if refusal:
+            raise refusal
         return task_to_proto(row)
 
     async def SetIntake(
@@ -229,15 +243,12 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
         }
         async with self._db.as_user(acting.user_id, acting.claims) as conn:
             sent = await repository.publish_progress(conn, acting.user_id, task_id, payload)
-            current = None if sent else await repository.get_task(conn, acting.user_id, task_id)
-        if not sent:
-            if current is None:
-                raise _not_found(task_id)
-            raise FailedPrecondition(
-                f"task {task_id} is {current.status}; progress is only for unfinished tasks",
-                reason="TASK_FINISHED",
-                task_id=task_id,
-            )
+            refusal = None if sent else await _refusal(
+                conn, acting.user_id, task_id, "TASK_FINISHED",
+                "progress is only for unfinished tasks",
+            )  # fmt: skip
+        if refusal:
+            raise refusal
         return storage_pb2.PublishProgressResponse()
 
     async def WatchTask(
