@@ -119,14 +119,9 @@ class AnalysisPool:
         job_id = next(self._ids)
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._queues[job_id] = queue
-        self._active += 1
         loop = asyncio.get_running_loop()
         try:
-            try:
-                future = loop.run_in_executor(self._executor, _run_job, job_id, image, real_age)
-            except BrokenProcessPool:
-                self._executor = self._new_executor()
-                future = loop.run_in_executor(self._executor, _run_job, job_id, image, real_age)
+            future = self._submit(loop, job_id, image, real_age)
             while True:
                 getter: asyncio.Future[tuple[str, Any]] = asyncio.ensure_future(queue.get())
                 waited: set[asyncio.Future[Any]] = {getter, future}
@@ -137,32 +132,42 @@ class AnalysisPool:
                         await asyncio.wait_for(asyncio.shield(getter), 2.0)
                     if not getter.done():
                         getter.cancel()
-                        _raise_if_broken(future)
                         raise Unavailable(
                             "the analysis worker stopped; try again", reason="WORKER_LOST"
                         )
                 kind, payload = getter.result()
-                if kind == "progress":
-                    yield kind, payload
-                elif kind == "result":
-                    yield kind, payload
-                    return
-                elif kind == "error":
+                if kind == "error":
                     raise payload
-                else:
+                if kind not in ("progress", "result"):
+                    return
+                yield kind, payload
+                if kind == "result":
                     return
         except (asyncio.CancelledError, GeneratorExit):
+            # The worker sees this at its next stage boundary and stops; the job's slot is
+            # freed when it does (see _submit), not before.
             self._cancelled[job_id] = True
             raise
         finally:
-            self._active -= 1
             self._queues.pop(job_id, None)
-            self._cancelled.pop(job_id, None)
 
+    def _submit(
+        self, loop: asyncio.AbstractEventLoop, job_id: int, image: bytes, real_age: int | None
+    ) -> asyncio.Future[None]:
+        """Hands the job to a worker (a new pool if a crash broke the old one); the job holds
+        its slot under the concurrency cap until the worker is done with it."""
+        try:
+            future = loop.run_in_executor(self._executor, _run_job, job_id, image, real_age)
+        except BrokenProcessPool:
+            self._executor = self._new_executor()
+            future = loop.run_in_executor(self._executor, _run_job, job_id, image, real_age)
+        self._active += 1
+        future.add_done_callback(lambda _: self._job_done(job_id))
+        return future
 
-def _raise_if_broken(future: asyncio.Future[Any]) -> None:
-    if future.done() and isinstance(future.exception(), BrokenProcessPool):
-        raise Unavailable("an analysis worker crashed; try again", reason="WORKER_LOST")
+    def _job_done(self, job_id: int) -> None:
+        self._active -= 1
+        self._cancelled.pop(job_id, None)
 
 
 def _warm() -> bool:
