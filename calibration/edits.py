@@ -80,8 +80,8 @@ def face_frame(rgb: np.ndarray, model: FaceModel) -> Frame:
 
 def _lab_edit(rgb: np.ndarray, weight: np.ndarray, delta: tuple[float, float, float]) -> np.ndarray:
     """Adds weight x (dL*, da*, db*) in CIELAB and returns 8-bit sRGB."""
-    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-    lab += weight[..., None] * np.array(delta, np.float32)
+    lab = np.asarray(cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab))
+    lab = lab + weight[..., None] * np.array(delta, np.float32)
     out = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
     return np.clip(np.round(out * 255), 0, 255).astype(np.uint8)
 
@@ -94,7 +94,7 @@ def _soft_disc(distance: np.ndarray, radius: float) -> np.ndarray:
 
 
 # Five places per cheek (u toward the subject's left, v down; IPD units), 0.15 IPD apart or more.
-CHEEK_SPOTS = ((0.48, 0.60), (0.72, 0.62), (0.60, 0.76), (0.48, 0.92), (0.72, 0.92))
+CHEEK_SPOTS = ((0.46, 0.52), (0.72, 0.55), (0.59, 0.67), (0.46, 0.80), (0.72, 0.80))
 
 
 def spot_centres(frame: Frame) -> list[np.ndarray]:

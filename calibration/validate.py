@@ -54,7 +54,9 @@ class Goal:
         verdict = f"{sum(self.passed)}/{len(self.passed)} pass"
         print(f"\n## {self.name} — {verdict}")
         for i, row in enumerate(cells):
-            print("  ".join(c.rjust(w) if i else c.ljust(w) for c, w in zip(row, widths)))
+            print(
+                "  ".join(c.rjust(w) if i else c.ljust(w) for c, w in zip(row, widths, strict=True))
+            )
 
 
 def _cell(value: Any) -> str:
@@ -78,7 +80,7 @@ class Analyzer:
         return result["reason"] if isinstance(result, Refused) else "accept"
 
 
-class Refused(dict):  # type: ignore[type-arg]
+class Refused(dict[str, Any]):
     """Stands for the result of an edited photo that was refused: every score moved fully."""
 
     def __init__(self, reason: str) -> None:
@@ -108,12 +110,20 @@ CAMERA_EDITS: dict[str, Callable[[np.ndarray], bytes]] = {
 
 
 def validate(selected: list[Source], analyzer: Analyzer) -> list[Goal]:
-    stability = Goal("stability: camera edits move every score <= 10", ("photo", "edit", "move", "worst"))
-    noise = Goal("noise: sigma 3 then JPEG q92 moves acne and spots <= 10", ("photo", "acne", "spots"))
+    stability = Goal(
+        "stability: camera edits move every score <= 10", ("photo", "edit", "move", "worst")
+    )
+    noise = Goal(
+        "noise: sigma 3 then JPEG q92 moves acne and spots <= 10", ("photo", "acne", "spots")
+    )
     scale = Goal("scale: x1, x2, x4 (Lanczos, q92) within 10", ("photo", "spread", "worst"))
-    planted = Goal("planted spots: >= 8 of 10 found, <= 1 called acne", ("photo", "found", "as acne"))
+    planted = Goal(
+        "planted spots: >= 8 of 10 found, <= 1 called acne", ("photo", "found", "as acne")
+    )
     redness = Goal("local redness: a* +4 in the left cheek", ("photo", "left", "right", "forehead"))
-    circles = Goal("dark circles: under-eyes 5 L* darker raise the score >= 10", ("photo", "before", "after"))
+    circles = Goal(
+        "dark circles: under-eyes 5 L* darker raise the score >= 10", ("photo", "before", "after")
+    )
     age = Goal("skin age within 12 years of the known age", ("photo", "known", "estimate"))
     spread: dict[str, list[float]] = {}
     for source in selected:
@@ -139,13 +149,16 @@ def validate(selected: list[Source], analyzer: Analyzer) -> list[Goal]:
         frame = edits.face_frame(rgb, analyzer.model)
         spotted = analyzer(edits.encode(edits.plant_spots(rgb, frame), "PNG"))
         found, as_acne = _planted_found(spotted, edits.spot_centres(frame), frame.ipd)
-        planted.add(found >= PLANTED_FOUND and as_acne <= PLANTED_AS_ACNE, source.name, found, as_acne)
+        planted.add(
+            found >= PLANTED_FOUND and as_acne <= PLANTED_AS_ACNE, source.name, found, as_acne
+        )
         flushed = analyzer(edits.encode(edits.redden_left_cheek(rgb, frame), "PNG"))
         moves = {r: _region_a(flushed, r) - _region_a(base, r)
                  for r in ("left_cheek", "right_cheek", "forehead")}  # fmt: skip
-        ok = moves["left_cheek"] >= CHEEK_A_RISE and max(
-            abs(moves["right_cheek"]), abs(moves["forehead"])
-        ) <= OTHER_A_MOVE
+        ok = (
+            moves["left_cheek"] >= CHEEK_A_RISE
+            and max(abs(moves["right_cheek"]), abs(moves["forehead"])) <= OTHER_A_MOVE
+        )
         redness.add(ok, source.name, moves["left_cheek"], moves["right_cheek"], moves["forehead"])
         shadowed = analyzer(edits.encode(edits.darken_under_eyes(rgb, frame), "PNG"))
         before, after = scores(base)["dark_circles"], scores(shadowed)["dark_circles"]
@@ -164,7 +177,10 @@ def validate(selected: list[Source], analyzer: Analyzer) -> list[Goal]:
     refusals = Goal("refusals: the expected reason", ("photo", "expected", "got"))
     for source in SOURCES:
         if source.expect != "accept":
-            got = analyzer.reason(photo_bytes(source))
+            image = (
+                edits.encode(photo_rgb(source), "PNG") if source.upscale_to else photo_bytes(source)
+            )
+            got = analyzer.reason(image)
             refusals.add(got == source.expect, source.name, source.expect, got)
     return [stability, noise, scale, planted, redness, saturation, circles, refusals, age]
 
@@ -189,7 +205,9 @@ def _planted_found(result: Result, centres: list[np.ndarray], ipd: float) -> tup
 
 
 def _age_estimate(result: Result) -> float | None:
-    estimate = result.get("skin_age")
+    """The analyzer's age estimate in years, where it makes one (today it does not: it reports
+    an ageing-signs index, which is no age)."""
+    estimate = result.get("age_estimate")
     if not isinstance(estimate, dict) or estimate.get("years") is None:
         return None
     return float(estimate["years"])

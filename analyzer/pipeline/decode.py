@@ -65,6 +65,9 @@ def decode_photo(data: bytes, limits: PhotoLimits = PHOTO_LIMITS) -> DecodedPhot
             width, height = image.size
             if width * height > limits.max_pixels:
                 raise reject(_too_many_pixels(width, height, limits))
+            decoded_bytes = round(width * height * _bytes_per_pixel(image, kind, data))
+            if decoded_bytes > limits.max_decoded_bytes:
+                raise reject(_too_many_bytes(width, height, decoded_bytes, limits))
             orientation = image.getexif().get(0x0112, 1)
             if kind == "JPEG":
                 # libjpeg decodes at 1/2, 1/4 or 1/8 scale directly: far less work than a full
@@ -100,6 +103,28 @@ def decode_photo(data: bytes, limits: PhotoLimits = PHOTO_LIMITS) -> DecodedPhot
         size = (max(1, round(rgb.shape[1] * factor)), max(1, round(rgb.shape[0] * factor)))
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     return DecodedPhoto(rgb, kind, width, height)
+
+
+# PNG colour types (IHDR byte 25) and their samples per pixel.
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+
+
+def _bytes_per_pixel(image: Image.Image, kind: str, data: bytes) -> float:
+    """Bytes a decoded pixel costs, from the header: channels x bytes per sample (PNG states
+    its bit depth; JPEG and WebP are 8-bit)."""
+    if kind == "PNG" and len(data) >= 26:
+        depth, colour = data[24], data[25]
+        return _PNG_CHANNELS.get(colour, 4) * max(depth, 8) / 8
+    return float(len(image.getbands()))
+
+
+def _too_many_bytes(width: int, height: int, size: int, limits: PhotoLimits) -> Failure:
+    return Failure(
+        "IMAGE_TOO_LARGE",
+        f"the image is {width}x{height} px and would take {size / 2**20:.0f} MiB to decode"
+        f" (at most {limits.max_decoded_bytes / 2**20:.0f} MiB)",
+        "send the photo as an 8-bit JPEG, as the camera took it",
+    )
 
 
 def _too_many_pixels(width: int, height: int, limits: PhotoLimits) -> Failure:

@@ -80,15 +80,12 @@ class FaceModel:
         )
 
     def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
-        """Faces in the photo. The detector sees the photo at 192x192, so when it finds none
-        it looks again at overlapping half-size tiles: a small face is then reported as small,
-        not as missing."""
-        faces = self._detect_once(rgb)
-        if faces:
-            return faces
+        """Every face in the photo. The detector sees the photo at 192x192, so it also looks at
+        overlapping half-size tiles, where small faces (a group photo's, a distant one) are
+        large enough to be found; detections of one face are merged."""
+        found = list(self._detect_once(rgb))
         height, width = rgb.shape[:2]
         tile_h, tile_w = height // 2, width // 2
-        found: list[DetectedFace] = []
         for top in (0, height // 4, height - tile_h):
             for left in (0, width // 4, width - tile_w):
                 tile = np.ascontiguousarray(rgb[top : top + tile_h, left : left + tile_w])
@@ -136,13 +133,18 @@ class FaceModel:
         """The faces in the photo, and the landmarks when there is exactly one.
 
         FaceMesh runs first (its short-range detector plus the landmark model, ~7 ms); only
-        when it finds nothing does the slower full-range detector look, so that a small or
-        distant face is reported as such rather than as no face at all."""
+        when it finds no face or more than one does the slower full-range detector look, so
+        that a small or distant face is reported as such and every face of a group is counted."""
         meshes = self.landmark_sets(rgb)
-        if meshes:
-            faces = [face_from_landmarks(points) for points in meshes]
-            return faces, meshes[0] if len(meshes) == 1 else None
-        return self.detect(rgb), None
+        if len(meshes) == 1:
+            return [face_from_landmarks(meshes[0])], meshes[0]
+        # None or several: the detector counts every face, so a group photo is reported with
+        # its real head count and a small face as small.
+        faces = [face_from_landmarks(points) for points in meshes]
+        for face in self.detect(rgb):
+            if not any(_same_face(face, seen) for seen in faces):
+                faces.append(face)
+        return faces, None
 
     def landmark_sets(self, rgb: np.ndarray) -> list[np.ndarray]:
         """Each face's 478 landmarks as an (N, 3) array: x and y in pixels, z in pixels of

@@ -15,6 +15,10 @@ class PhotoLimits:
     # Decompression-bomb guard: width x height, read from the header before decoding. 50 MP is
     # above every phone camera's default mode.
     max_pixels: int = 50_000_000
+    # Decoded size budget before any pixel is decoded: width x height x channels x bytes per
+    # sample, from the header. 50 MP of 8-bit RGB fits; a 16-bit RGBA PNG of the same pixel
+    # count, which would cost several times the memory, does not.
+    max_decoded_bytes: int = 160 * 1024 * 1024
     # Below this shorter side a face cannot hold enough skin pixels to measure (px).
     min_side: int = 320
     # The analysis runs on a copy whose longer side is at most working_side (px). JPEGs are
@@ -46,6 +50,11 @@ class QualityLimits:
     min_lightness: float = 25.0
     max_lightness: float = 88.0
     max_clipped_fraction: float = 0.25
+    # Underexposure judged with the whites of the eyes: a face under this L* whose sclera
+    # reflects less than this share of full light (linear) is too dark. Calibration portraits
+    # at normal exposure: sclera 0.13-0.68; at -2.7 EV: 0.03-0.11 (docs/calibration.md).
+    dim_face_lightness: float = 36.0
+    min_sclera_luminance: float = 0.12
 
 
 PHOTO_LIMITS = PhotoLimits()

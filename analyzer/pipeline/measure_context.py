@@ -1,4 +1,5 @@
-"""What every metric reads: the working image in CIELAB, the regions, and the scale."""
+"""What every metric reads: the canonical face, colour-corrected CIELAB, contrast channels in
+linear light, and the regions."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from analyzer.pipeline.regions import FaceRegions
+from analyzer.pipeline.canonical import CanonicalFace
+from analyzer.pipeline.color_reference import ColourReference, estimate_reference
+from analyzer.pipeline.regions import FaceRegions, build_regions
 
 # Average adult inter-pupillary distance (mm), to state sizes in millimetres (Dodgson 2004).
 MEAN_IPD_MM = 63.0
@@ -16,30 +19,32 @@ MEAN_IPD_MM = 63.0
 
 @dataclass(frozen=True)
 class MeasureContext:
-    lab: np.ndarray  # float32, L* in 0..100, a* and b* in CIELAB units, of the face crop
-    # Contrast channels that a change of exposure leaves alone (sRGB is close to a power law,
-    # so scaling the light scales linear values, and their logarithms only shift):
-    # 100 ln(luminance) for darkness, and 100 ln(R/G) in linear light for redness.
+    """The canonical face (upright, IPD = CANONICAL_IPD px) in the channels the metrics read."""
+
+    face: CanonicalFace
+    reference: ColourReference
+    # CIELAB (D65, L* 0..100) of the photo as taken, for colour differences within the face
+    # (region a*, under-eye against cheek, highlights), which a global colour cast barely moves;
+    # and of the photo corrected to the sclera's white, for absolute colour (skin tone).
+    lab: np.ndarray
+    corrected_lab: np.ndarray
+    # Contrast channels in linear light, where a change of exposure or of one channel's gain
+    # only adds a constant: 100 ln(luminance) for darkness, and the erythema index
+    # 100 ln(R/G) (Yamamoto et al. 2008: optical densities' difference) for redness.
     log_luminance: np.ndarray
-    log_red_green: np.ndarray
+    erythema: np.ndarray
     regions: FaceRegions
-    scale: float  # original pixels per working pixel
-    offset: tuple[int, int] = (0, 0)  # the crop's top-left corner in the working image
 
     @property
     def ipd(self) -> float:
-        return self.regions.frame.ipd
+        return self.face.ipd
 
     @property
     def mm_per_pixel(self) -> float:
-        return MEAN_IPD_MM / self.ipd
+        return MEAN_IPD_MM / self.face.ipd
 
     def to_original(self, x: float, y: float) -> list[float]:
-        """Crop pixel coordinates to the uploaded photo's (after EXIF orientation)."""
-        return [
-            round((x + self.offset[0]) * self.scale, 1),
-            round((y + self.offset[1]) * self.scale, 1),
-        ]
+        return self.face.to_original(x, y)
 
     def region_of(self, x: float, y: float) -> str | None:
         xi, yi = int(round(x)), int(round(y))
@@ -49,8 +54,15 @@ class MeasureContext:
         return None
 
 
-def to_lab(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+def build_context(face: CanonicalFace) -> MeasureContext:
+    linear = _LINEAR[face.rgb]
+    reference = estimate_reference(linear, face.landmarks)
+    corrected = np.clip(linear * reference.gains, 0.0, 1.0)
+    lab = cv2.cvtColor(linear, cv2.COLOR_LRGB2Lab)
+    corrected_lab = cv2.cvtColor(corrected, cv2.COLOR_LRGB2Lab)
+    log_luminance, erythema = contrast_channels(linear)
+    regions = build_regions(face.rgb, lab, face.landmarks, face.inside)
+    return MeasureContext(face, reference, lab, corrected_lab, log_luminance, erythema, regions)
 
 
 def _srgb_to_linear_table() -> np.ndarray:
@@ -62,9 +74,13 @@ _LINEAR = _srgb_to_linear_table()
 _FLOOR = 1e-3  # keeps the logarithm finite in black pixels
 
 
-def contrast_channels(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(100 ln Y, 100 ln(R/G)) in linear light (IEC 61966-2-1 decoding, Rec. 709 luminance)."""
-    linear = _LINEAR[rgb]
+def linear_rgb(rgb: np.ndarray) -> np.ndarray:
+    """8-bit sRGB to linear light (IEC 61966-2-1 decoding)."""
+    return _LINEAR[rgb]
+
+
+def contrast_channels(linear: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(100 ln Y, 100 ln(R/G)) of linear RGB (Rec. 709 luminance)."""
     luminance = linear @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
     log_luminance = 100 * np.log(luminance + _FLOOR)
     log_red_green = 100 * np.log((linear[..., 0] + _FLOOR) / (linear[..., 1] + _FLOOR))

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from analyzer.pipeline.measure_context import MeasureContext, masked_blur, per_region
+from analyzer.pipeline.measure_context import MeasureContext, masked_blur, per_region, smooth
 
 # Individual Typology Angle categories (Chardon et al. 1991; Del Bino et al. 2006), degrees.
 ITA_CATEGORIES = (
@@ -18,13 +18,38 @@ ITA_CATEGORIES = (
     (-30.0, "brown"),
     (-math.inf, "dark"),
 )
+# Redness: EI smoothed over 1 % of the IPD (~0.6 mm), against the face's 20th percentile.
+REDNESS_SMOOTHING = 0.01
+REDNESS_BASELINE_PERCENTILE = 20.0
+# Shine: skin this much lighter (L*) than its neighbourhood and under this share of the skin's
+# median chroma is a specular highlight.
+SHINE_LIGHTER_L = 10.0
+SHINE_CHROMA_SHARE = 0.85
+# Dark circles: the under-eye band (u, v in IPD units; left side, mirrored for the right) and the
+# cheek band just below it that serves as the reference.
+UNDER_EYE_U = (0.22, 0.70)
+UNDER_EYE_V = (0.14, 0.30)
+CHEEK_BAND_V = (0.40, 0.55)
 
 
 def redness(ctx: MeasureContext) -> dict[str, Any]:
-    """Mean CIELAB a* (green-red axis) of the skin, per region; higher = redder."""
-    a = ctx.lab[..., 1]
+    """Redness against the face's own skin: the erythema index EI = 100 ln(R/G) in linear light
+    (Yamamoto et al. 2008), lightly smoothed against pixel noise, minus the face's baseline (its
+    20th percentile over all skin). A white-balance or exposure change adds the same constant to
+    every pixel's EI, so the excess does not see it; a skin tone is the baseline, not redness.
+    The measure is the mean positive excess over the skin. Per region: the median excess, and
+    the median CIELAB a* of the photo as taken."""
     skin = ctx.regions.skin
-    return {"mean_a_star": round(float(a[skin].mean()), 2), "regions": per_region(a, ctx)}
+    erythema = smooth(ctx.erythema, REDNESS_SMOOTHING * ctx.ipd)
+    baseline = float(np.percentile(erythema[skin], REDNESS_BASELINE_PERCENTILE))
+    excess = erythema - baseline
+    return {
+        "erythema_excess": round(float(np.maximum(excess[skin], 0).mean()), 2),
+        "baseline_erythema_index": round(baseline, 1),
+        "median_a_star": round(float(np.median(ctx.lab[..., 1][skin])), 2),
+        "excess_regions": per_region(excess, ctx, np.median),
+        "regions": per_region(ctx.lab[..., 1], ctx, np.median),
+    }
 
 
 def tone_evenness(ctx: MeasureContext) -> dict[str, Any]:
@@ -41,10 +66,14 @@ def tone_evenness(ctx: MeasureContext) -> dict[str, Any]:
 
 def skin_tone(ctx: MeasureContext) -> dict[str, Any]:
     """Individual Typology Angle: ITA = atan((L* - 50) / b*) in degrees, on the median colour of
-    cheeks and forehead. A description of colour, not of any concern."""
+    cheeks and forehead after the colour correction. A description of colour, not of any
+    concern. b* is corrected to the sclera's white where enough of it shows (`reference`);
+    L* is the photo's own, since the sclera's lightness depends on the eyelids' shade too much
+    to correct exposure with, so the angle still follows a strong exposure error."""
     masks = ctx.regions.masks
     area = masks["left_cheek"] | masks["right_cheek"] | masks["forehead"]
-    lightness, b = np.median(ctx.lab[area][:, 0]), np.median(ctx.lab[area][:, 2])
+    lab = ctx.corrected_lab[area]
+    lightness, b = np.median(lab[:, 0]), np.median(lab[:, 2])
     ita = math.degrees(math.atan2(lightness - 50.0, b))
     category = next(name for bound, name in ITA_CATEGORIES if ita > bound)
     return {
@@ -52,30 +81,63 @@ def skin_tone(ctx: MeasureContext) -> dict[str, Any]:
         "category": category,
         "median_l_star": round(float(lightness), 1),
         "median_b_star": round(float(b), 1),
+        "reference": ctx.reference.kind,
     }
 
 
 def dark_circles(ctx: MeasureContext) -> dict[str, Any]:
-    """How much darker the under-eye skin is than the cheek below it: median L*(cheek) - median
-    L*(under-eye), per side, in L* units."""
-    lightness, masks = ctx.lab[..., 0], ctx.regions.masks
-    sides = {}
-    for side in ("left", "right"):
-        eye, cheek = masks[f"{side}_under_eye"], masks[f"{side}_cheek"]
-        if eye.any() and cheek.any():
-            sides[side] = round(float(np.median(lightness[cheek]) - np.median(lightness[eye])), 2)
-    value = float(np.mean(list(sides.values()))) if sides else 0.0
-    return {"delta_l_star": round(value, 2), "sides": sides}
+    """How much darker the under-eye is than the cheek band just below it, per side: median L*
+    of the band minus median L* of the under-eye (L* units), with the a* and b* differences
+    (under-eye minus band) that tell a brown (b* up) from a bluish-purple (b* down) kind. The
+    reference is the same person's skin a few millimetres lower, so skin tone and the photo's
+    light cancel."""
+    lab, regions = ctx.lab, ctx.regions
+    sides: dict[str, dict[str, float]] = {}
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        u0, u1 = UNDER_EYE_U
+        eye = regions.box_mask(_mirror((u0, u1, *UNDER_EYE_V), sign))
+        band = regions.box_mask(_mirror((u0, u1, *CHEEK_BAND_V), sign))
+        if eye.sum() < 20 or band.sum() < 20:
+            continue
+        under, below = np.median(lab[eye], axis=0), np.median(lab[band], axis=0)
+        sides[side] = {
+            "delta_l_star": round(float(below[0] - under[0]), 2),
+            "delta_a_star": round(float(under[1] - below[1]), 2),
+            "delta_b_star": round(float(under[2] - below[2]), 2),
+        }
+
+    def mean(key: str) -> float:
+        return round(float(np.mean([s[key] for s in sides.values()])), 2) if sides else 0.0
+
+    delta_b = mean("delta_b_star")
+    return {
+        "delta_l_star": mean("delta_l_star"),
+        "delta_a_star": mean("delta_a_star"),
+        "delta_b_star": delta_b,
+        "kind": "brown" if delta_b > 1.0 else "bluish" if delta_b < -1.0 else "shadow",
+        "sides": sides,
+    }
+
+
+def _mirror(
+    box: tuple[float, float, float, float], sign: float
+) -> tuple[float, float, float, float]:
+    u0, u1, v0, v1 = box
+    return (u0, u1, v0, v1) if sign > 0 else (-u1, -u0, v0, v1)
 
 
 def shine(ctx: MeasureContext) -> dict[str, Any]:
     """Specular highlights in the T-zone (forehead, nose): skin much lighter than its
-    neighbourhood (L* above the local mean by 12) and nearly colourless (chroma under 75% of
-    the skin's median), as share of the T-zone."""
+    neighbourhood (L* above the local mean by SHINE_LIGHTER_L) and paler than skin (chroma under
+    SHINE_CHROMA_SHARE of the skin's median), as share of the T-zone."""
     lightness, skin = ctx.lab[..., 0], ctx.regions.skin
     chroma = np.hypot(ctx.lab[..., 1], ctx.lab[..., 2])
     local = masked_blur(lightness, skin, 0.15 * ctx.ipd)
-    highlight = (lightness - local > 12.0) & (chroma < 0.75 * np.median(chroma[skin])) & skin
+    highlight = (
+        (lightness - local > SHINE_LIGHTER_L)
+        & (chroma < SHINE_CHROMA_SHARE * np.median(chroma[skin]))
+        & skin
+    )
     masks = ctx.regions.masks
     t_zone = masks["forehead"] | masks["nose"]
     fraction = float(highlight[t_zone].mean()) if t_zone.any() else 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -13,10 +14,24 @@ from analyzer.pipeline.measure_context import MeasureContext, masked_blur, per_r
 # inflamed acne lesions (papules, pustules) 2-6 mm.
 SPOT_DIAMETERS = (0.04, 0.32)
 ACNE_DIAMETERS = (0.03, 0.10)
-# Contrasts are in 100 ln units of linear light: 18 = 16% less light reflected than the skin
-# around it; 20 = red/green ratio 22% above the skin around it.
+# Contrasts are in 100 ln units of linear light, as the blob's mean over its core: 18 = 16 % less
+# light reflected than the skin around it (about 4 L* on light skin); 8 = a red/green ratio 8 %
+# above the skin around it (about a* +3).
 SPOT_CONTRAST = 18.0
-ACNE_CONTRAST = 20.0
+ACNE_CONTRAST = 8.0
+# Constant false-alarm rate: a blob must also stand this many robust standard deviations above
+# the same filter's response over the face's skin, so a noisy or blocky photo raises its own
+# threshold instead of turning grain into lesions.
+# Chroma is noisier than luma (4:2:0 subsampling halves its resolution, and JPEG quantises it
+# harder), so the red detector asks for more.
+SPOT_CFAR_SIGMAS = 3.0
+ACNE_CFAR_SIGMAS = 4.5
+# A blob is acne only when, against the local skin in CIELAB, a* rises at least ACNE_MIN_A_RISE,
+# more than b* (red, not brown or yellow), and at least ACNE_A_PER_L times the fall of L*
+# (a papule is mostly redder, a pigment spot mostly darker); otherwise a dark blob is a spot.
+ACNE_MIN_A_RISE = 3.0
+ACNE_A_PER_L = 0.5
+BACKGROUND_SIGMA = 0.2  # IPD: the local skin a blob is compared with
 MAX_ELONGATION = 3.0  # longer than wide by more than this: a line (wrinkle, hair), not a blob
 PORE_SIGMA = (0.010, 0.030)  # band of the difference of Gaussians, IPD units
 PORE_THRESHOLD = 5.0  # darker than the surroundings at pore scale (100 ln units, ~5%)
@@ -27,19 +42,31 @@ WRINKLE_REGIONS = ("forehead", "left_crows_feet", "right_crows_feet", "left_naso
                    "right_nasolabial", "left_under_eye", "right_under_eye")  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Blob:
+    x: float
+    y: float
+    radius: float
+    contrast: float  # mean over the blob's core, in the signal's units
+    # Its band-pass response over the noise-aware threshold (>= 1): near 1 it barely counted.
+    margin: float = 2.0
+
+
 def scale_space_blobs(
     signal: np.ndarray,
     skin: np.ndarray,
     ipd: float,
     diameters: tuple[float, float],
     min_contrast: float,
-) -> list[tuple[float, float, float, float]]:
-    """Round blobs of a positive `signal` (darkness or redness against the local skin) as
-    (x, y, radius, contrast) in crop pixels: maxima over space and scale of a difference of
-    Gaussians (Lindeberg's scale-space blob detector, as in SIFT; scales 1.6x apart so each
-    blur serves two levels), at least `min_contrast` strong at their centre, with line-like
-    maxima (a crease or a hair) rejected by their Hessian's eigenvalue ratio. Blobs touching
-    one another or a line are still found one by one."""
+    cfar_sigmas: float,
+) -> list[Blob]:
+    """Round blobs of a positive `signal` (darkness or redness against the local skin): maxima
+    over space and scale of a difference of Gaussians (Lindeberg's scale-space blob detector, as
+    in SIFT; scales 1.6x apart so each blur serves two levels). A blob's contrast is the signal
+    averaged over its core (the blur at its own scale, which also averages the noise away); it
+    must reach `min_contrast`, and its band-pass response `cfar_sigmas` robust deviations of that
+    response over the skin.
+    Line-like maxima (a crease, a hair) are rejected by their Hessian's eigenvalue ratio."""
     smallest = max(0.6, diameters[0] / 2 * ipd / np.sqrt(2))
     levels = max(1, int(np.ceil(np.log(diameters[1] / diameters[0]) / np.log(1.6))) + 1)
     sigmas = [smallest * 1.6**k for k in range(levels + 1)]
@@ -49,19 +76,23 @@ def scale_space_blobs(
     # A blob counts only when its whole disc is skin: at the edge of the mask (eyes, lips,
     # the region's border) the contrast is an artefact of the edge.
     inside = cv2.distanceTransform(skin.astype(np.uint8), cv2.DIST_L2, 3)
-    strong = (signal > min_contrast) & skin
-    strong[[0, -1], :] = False
-    strong[:, [0, -1]] = False
-    # (x, y, radius, response, contrast) of every candidate
-    blobs: list[tuple[float, float, float, float, float]] = []
+    border = np.zeros_like(skin)
+    border[1:-1, 1:-1] = True
+    candidates: list[tuple[Blob, float]] = []
     for k in range(levels):
+        # A disc of radius sigma*sqrt(2) blurred at sigma keeps 63 % of its contrast at the centre.
+        core = blurred[k] / 0.63
+        # The band-pass response's robust spread over the skin: grain, JPEG blocks and the
+        # skin's own fine texture at this scale, without the face's shading.
+        values = responses[k][skin]
+        spread = 1.4826 * float(np.median(np.abs(values - np.median(values))))
+        strong = (core > min_contrast) & (responses[k] > cfar_sigmas * spread)
         neighbours = spatial_max[max(0, k - 1) : k + 2]
         is_max = responses[k] >= np.maximum.reduce(neighbours)
         radius = float(sigmas[k] * np.sqrt(2))
-        ys, xs = np.nonzero(is_max & strong & (responses[k] > 0) & (inside >= radius + 1))
+        ys, xs = np.nonzero(is_max & strong & (inside >= radius + 1) & border)
         if not len(ys):
             continue
-        # Hessian of the smoothed signal at each peak, by central differences.
         blur = blurred[k]
         centre = blur[ys, xs]
         dxx = blur[ys, xs + 1] + blur[ys, xs - 1] - 2 * centre
@@ -76,71 +107,83 @@ def scale_space_blobs(
         limit = (MAX_ELONGATION + 1) ** 2 / MAX_ELONGATION
         round_enough = (determinant > 0) & (trace**2 <= determinant * limit)
         for y, x in zip(ys[round_enough], xs[round_enough], strict=True):
-            blobs.append(
-                (float(x), float(y), radius, float(responses[k][y, x]), float(signal[y, x]))
-            )
+            margin = float(responses[k][y, x]) / max(cfar_sigmas * spread, 1e-6)
+            blob = Blob(float(x), float(y), radius, float(core[y, x]), margin)
+            candidates.append((blob, float(responses[k][y, x])))
     # One blob per place: a weaker blob whose centre lies inside a stronger one is the same.
-    kept: list[tuple[float, float, float, float, float]] = []
-    for blob in sorted(blobs, key=lambda b: -b[3]):
-        if all(np.hypot(blob[0] - k[0], blob[1] - k[1]) > max(blob[2], k[2]) for k in kept):
+    kept: list[Blob] = []
+    for blob, _ in sorted(candidates, key=lambda c: -c[1]):
+        if all(np.hypot(blob.x - k.x, blob.y - k.y) > max(blob.radius, k.radius) for k in kept):
             kept.append(blob)
-    return [(x, y, radius, contrast) for x, y, radius, _, contrast in kept]
+    return kept
 
 
-def _locations(
-    ctx: MeasureContext, blobs: list[tuple[float, float, float]]
-) -> list[dict[str, Any]]:
+def _locations(ctx: MeasureContext, blobs: list[Blob]) -> list[dict[str, Any]]:
     return [
         {
-            "center": ctx.to_original(x, y),
-            "radius": round(radius * ctx.scale, 1),
-            "diameter_mm": round(2 * radius * ctx.mm_per_pixel, 1),
-            "region": ctx.region_of(x, y),
+            "center": ctx.to_original(blob.x, blob.y),
+            "radius": round(blob.radius * ctx.face.source_ipd_px / ctx.ipd, 1),
+            "diameter_mm": round(2 * blob.radius * ctx.mm_per_pixel, 1),
+            "region": ctx.region_of(blob.x, blob.y),
         }
-        for x, y, radius in blobs
+        for blob in blobs
     ]
 
 
-def _weight(contrast: float, threshold: float) -> float:
-    """How clearly a blob counts: 0 at the threshold, 1 at twice the threshold. Scores sum these
-    weights, so a blob hovering at the threshold cannot swing a score on its own."""
-    return min(1.0, max(0.0, (contrast - threshold) / threshold))
+def _weight(blob: Blob, threshold: float) -> float:
+    """How clearly a blob counts: 0 at either threshold (its contrast, or its response against
+    the photo's noise), 1 at twice both. Scores sum these weights, so a blob hovering at a
+    threshold, which grain or a re-encode can tip either way, cannot swing a score on its own."""
+    by_contrast = (blob.contrast - threshold) / threshold
+    by_noise = blob.margin - 1.0
+    return min(1.0, max(0.0, min(by_contrast, by_noise)))
+
+
+def _lab_rise(ctx: MeasureContext, background: np.ndarray, blob: Blob) -> np.ndarray:
+    """The blob core's mean CIELAB minus its local skin's (dL*, da*, db*)."""
+    r = max(1, round(blob.radius * 0.7))
+    x, y = round(blob.x), round(blob.y)
+    core = ctx.lab[y - r : y + r + 1, x - r : x + r + 1].reshape(-1, 3).mean(axis=0)
+    return core - background[y, x]
 
 
 def spots_and_acne(ctx: MeasureContext) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Spots: blobs darker than the local skin (luminance below a masked Gaussian background
-    with sigma 0.2 IPD) by SPOT_CONTRAST at their centre, and not redder than it. Acne: blobs
-    redder than the local skin (red/green ratio above its background) by ACNE_CONTRAST."""
+    """Blobs darker than the local skin (a masked Gaussian background, sigma 0.2 IPD) and blobs
+    redder than it (erythema index above its background), each found at its own scale with a
+    noise-aware threshold; then each is named by its colour against the local skin in CIELAB:
+    redder than yellower (a* rise >= ACNE_MIN_A_RISE and > the b* rise) is acne, a dark blob
+    that is not is a pigment spot. A brown spot therefore stays a spot however dark it is."""
     skin = ctx.regions.skin
-    luminance, red_green = ctx.log_luminance, ctx.log_red_green
-    sigma = 0.2 * ctx.ipd
+    sigma = BACKGROUND_SIGMA * ctx.ipd
+    luminance, erythema = ctx.log_luminance, ctx.erythema
     darker = np.where(skin, masked_blur(luminance, skin, sigma) - luminance, 0).astype(np.float32)
-    redder = np.where(skin, red_green - masked_blur(red_green, skin, sigma), 0).astype(np.float32)
-    spots = [
-        (x, y, r, _weight(contrast, SPOT_CONTRAST))
-        for x, y, r, contrast in scale_space_blobs(
-            darker, skin, ctx.ipd, SPOT_DIAMETERS, SPOT_CONTRAST
-        )
-        if redder[int(y), int(x)] < ACNE_CONTRAST
-    ]
-    acne = [
-        (x, y, r, _weight(contrast, ACNE_CONTRAST))
-        for x, y, r, contrast in scale_space_blobs(
-            redder, skin, ctx.ipd, ACNE_DIAMETERS, ACNE_CONTRAST
-        )
-    ]
+    redder = np.where(skin, erythema - masked_blur(erythema, skin, sigma), 0).astype(np.float32)
+    background = np.dstack([masked_blur(ctx.lab[..., i], skin, sigma) for i in range(3)])
+
+    def is_red(blob: Blob) -> bool:
+        dl, da, db = _lab_rise(ctx, background, blob)
+        return bool(da >= ACNE_MIN_A_RISE and da > db and da >= ACNE_A_PER_L * -dl)
+
+    def same_place(a: Blob, b: Blob) -> bool:
+        return bool(np.hypot(a.x - b.x, a.y - b.y) <= max(a.radius, b.radius))
+
+    dark = scale_space_blobs(darker, skin, ctx.ipd, SPOT_DIAMETERS, SPOT_CONTRAST, SPOT_CFAR_SIGMAS)
+    red = scale_space_blobs(redder, skin, ctx.ipd, ACNE_DIAMETERS, ACNE_CONTRAST, ACNE_CFAR_SIGMAS)
+    # A lesion found by both detectors is one lesion, named once by its colour.
+    acne = [b for b in red if is_red(b)]
+    spots = [b for b in dark if not is_red(b) and not any(same_place(b, a) for a in acne)]
     skin_px = max(int(skin.sum()), 1)
-    spot_area = sum(np.pi * r**2 for _, _, r, _ in spots) / skin_px
+    spot_area = sum(np.pi * b.radius**2 for b in spots) / skin_px
     spot_summary = {
         "count": len(spots),
-        "weighted_count": round(sum(w for *_, w in spots), 2),
+        "weighted_count": round(sum(_weight(b, SPOT_CONTRAST) for b in spots), 2),
         "area_fraction": round(spot_area, 5),
-        "locations": _locations(ctx, [(x, y, r) for x, y, r, _ in spots]),
+        "locations": _locations(ctx, spots),
     }
     acne_summary = {
         "count": len(acne),
-        "weighted_count": round(sum(w for *_, w in acne), 2),
-        "locations": _locations(ctx, [(x, y, r) for x, y, r, _ in acne]),
+        "weighted_count": round(sum(_weight(b, ACNE_CONTRAST) for b in acne), 2),
+        "locations": _locations(ctx, acne),
     }
     return spot_summary, acne_summary
 

@@ -26,25 +26,54 @@ class QualityReport:
     figures: dict[str, Any]
 
 
+# Symmetric FaceMesh landmark pairs (subject's left, right): eye corners, irises, brow ends,
+# mouth corners, the face's sides. Their mean difference is the head's left-right axis in 3-D.
+SYMMETRIC_PAIRS = ((263, 33), (362, 133), (473, 468), (300, 70), (291, 61), (454, 234),
+                   (356, 127))  # fmt: skip
+FOREHEAD, CHIN = 10, 152
+# A frontal face's forehead-to-chin line leans this much in FaceMesh's depth (degrees), measured
+# on the calibration portraits (docs/calibration.md); pitch is counted from it.
+FRONTAL_PITCH_OFFSET = 0.0
+# A roll beyond this is a photo taken or stored sideways, not a tilted head.
+SIDEWAYS_ROLL_DEGREES = 55.0
+
+
+def head_pose_from_mesh(landmarks: np.ndarray) -> tuple[float, float, float]:
+    """Yaw, pitch and roll (degrees) of the head from FaceMesh's 3-D landmarks (x, y in pixels,
+    z depth in the same units). The left-right axis is the mean of symmetric landmark pairs'
+    differences, the up-down axis the forehead-to-chin line made orthogonal to it; the rotation
+    they span gives the angles, so a tilted photo (roll) is not mistaken for a turned head
+    (yaw), whatever the face's size in the photo."""
+    pairs = np.array(SYMMETRIC_PAIRS)
+    across = (landmarks[pairs[:, 0]] - landmarks[pairs[:, 1]]).mean(axis=0)
+    across /= max(float(np.linalg.norm(across)), 1e-9)
+    down = landmarks[CHIN] - landmarks[FOREHEAD]
+    down -= across * float(down @ across)
+    down /= max(float(np.linalg.norm(down)), 1e-9)
+    roll = math.degrees(math.atan2(across[1], across[0]))
+    yaw = math.degrees(math.asin(float(np.clip(across[2], -1, 1))))
+    # Pitch in the face's own upright frame: how far the chin comes toward or goes away from
+    # the camera along the forehead-to-chin line.
+    pitch = math.degrees(math.asin(float(np.clip(-down[2], -1, 1)))) - FRONTAL_PITCH_OFFSET
+    return yaw, pitch, roll
+
+
 def head_pose_degrees(keypoints: np.ndarray) -> tuple[float, float, float]:
-    """Approximate yaw, pitch and roll from the detector's eyes, nose and mouth keypoints.
+    """Approximate yaw, pitch and roll from the detector's eyes, nose and mouth keypoints, for a
+    face the landmark model did not find (then only roll and size decide anything).
 
     Roll is the eye line's angle. Yaw and pitch come from where the nose tip sits between the
-    eyes and between the eye line and the mouth, against a frontal face's proportions; they
-    are screening figures (good to a few degrees near frontal), not a fitted 3-D pose.
+    eyes and between the eye line and the mouth, against a frontal face's proportions.
     """
     right_eye, left_eye, nose, mouth = keypoints[0], keypoints[1], keypoints[2], keypoints[3]
     eye_vector = left_eye - right_eye
     roll = math.degrees(math.atan2(eye_vector[1], eye_vector[0]))
-    # Work in the face's own frame: x along the eye line, y down the face.
     cos_r, sin_r = math.cos(math.radians(-roll)), math.sin(math.radians(-roll))
     rotation = np.array([[cos_r, -sin_r], [sin_r, cos_r]])
     mid = (right_eye + left_eye) / 2
     nose_f, mouth_f = rotation @ (nose - mid), rotation @ (mouth - mid)
     half_eye = max(float(np.linalg.norm(eye_vector)) / 2, 1e-6)
-    # The nose tip stands about 1.1 half-eye-distances in front of the eye plane.
     yaw = math.degrees(math.asin(float(np.clip(nose_f[0] / (1.1 * half_eye), -1, 1))))
-    # Frontal faces put the nose tip ~62% of the way from the eye line to the mouth.
     ratio = nose_f[1] / max(mouth_f[1], 1e-6)
     pitch = math.degrees(math.asin(float(np.clip((ratio - 0.62) / 0.45, -1, 1))))
     return yaw, pitch, roll
@@ -76,6 +105,12 @@ def _size_rule(w: float, width: int, scale: float, limits: QualityLimits) -> Fai
 
 
 def _pose_rule(yaw: float, pitch: float, roll: float, limits: QualityLimits) -> Failure | None:
+    if abs(roll) > SIDEWAYS_ROLL_DEGREES:
+        return Failure(
+            "PHOTO_SIDEWAYS",
+            f"the photo is turned on its side or upside down (the face is rotated {roll:.0f}°)",
+            "rotate the photo upright before sending it",
+        )
     if (
         abs(yaw) <= limits.max_yaw_degrees
         and abs(pitch) <= limits.max_pitch_degrees
@@ -119,10 +154,37 @@ def _exposure_rule(lightness: float, clipped: float, limits: QualityLimits) -> F
     return None
 
 
+def check_lighting_against_sclera(
+    face_lightness: float, sclera_luminance: float | None, limits: QualityLimits = QUALITY_LIMITS
+) -> None:
+    """A dim face with dim whites of the eyes is an underexposed photo, not dark skin: the
+    sclera is light in everyone, so it tells the two apart where face lightness cannot."""
+    if sclera_luminance is None:
+        return
+    if (
+        sclera_luminance < limits.min_sclera_luminance
+        and face_lightness < limits.dim_face_lightness
+    ):
+        raise reject(
+            Failure(
+                "TOO_DARK",
+                f"the photo is underexposed (face lightness {face_lightness:.0f} of 100, whites of"
+                f" the eyes at {sclera_luminance:.0%} of full light)",
+                "find more light: face a window or a lamp",
+            )
+        )
+
+
 def check_quality(
-    rgb: np.ndarray, faces: list[DetectedFace], scale: float, limits: QualityLimits = QUALITY_LIMITS
+    rgb: np.ndarray,
+    faces: list[DetectedFace],
+    scale: float,
+    landmarks: np.ndarray | None = None,
+    limits: QualityLimits = QUALITY_LIMITS,
 ) -> QualityReport:
-    """`scale` is original pixels per working pixel, so size rules speak of the photo as taken."""
+    """`scale` is original pixels per working pixel, so size rules speak of the photo as taken.
+    With the face's 3-D landmarks the pose is fitted from them; a face too small to measure is
+    refused for its size alone, since its pose and sharpness figures are not reliable."""
     if not faces:
         raise reject(
             Failure(
@@ -142,7 +204,10 @@ def check_quality(
     face = faces[0]
     height, width = rgb.shape[:2]
     x, y, w, h = face.box
-    yaw, pitch, roll = head_pose_degrees(face.keypoints)
+    if landmarks is not None:
+        yaw, pitch, roll = head_pose_from_mesh(landmarks)
+    else:
+        yaw, pitch, roll = head_pose_degrees(face.keypoints)
     margin = 0.02 * w
     inside = x >= -margin and y >= -margin and x + w <= width + margin and y + h <= height + margin
     # Sharpness on the whole face box; exposure on its centre, away from hair and background.
@@ -169,17 +234,21 @@ def check_quality(
         "roll_degrees": round(roll, 1),
         "sharpness": round(sharpness(cv2.cvtColor(face_rgb, cv2.COLOR_RGB2GRAY)), 2),
         "face_lightness": round(float(np.median(lightness)), 1),
-        "clipped_fraction": round(float((centre >= 250).any(axis=2).mean()), 3),
+        # Blown highlights: two channels at the top (one saturated channel, often red on light
+        # skin, still leaves the colour measurable from the other two).
+        "clipped_fraction": round(float(((centre >= 250).sum(axis=2) >= 2).mean()), 3),
     }
     in_frame = None if inside else Failure(
         "FACE_NOT_IN_FRAME",
         "part of the face is outside the photo",
         "move back or centre your face so all of it is in the frame",
     )  # fmt: skip
+    too_small = _size_rule(w, width, scale, limits)
+    if too_small is not None:
+        raise reject(too_small)
     failures = [
         failure
         for failure in (
-            _size_rule(w, width, scale, limits),
             in_frame,
             _pose_rule(yaw, pitch, roll, limits),
             _sharpness_rule(figures["sharpness"], limits),

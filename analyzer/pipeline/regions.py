@@ -40,10 +40,13 @@ EXCLUDED_CONTOURS = {
     "RIGHT_EYEBROW": 0.07,
     "LIPS": 0.06,
 }
-# The forehead may hold hair: there, pixels far in colour from the cheeks' skin, or much darker,
-# are dropped (CIELAB units).
+# The forehead may hold hair: there, pixels far in colour from the forehead's own skin, or much
+# darker, are dropped (CIELAB units). The reference is the forehead's lowest band, just above the
+# brows, where hair rarely reaches: taken from the forehead itself, so the mask does not move
+# when another region (a flushed cheek) changes colour.
 HAIR_DELTA_E = 20.0
 HAIR_DARKER_L = 12.0
+FOREHEAD_REFERENCE_BAND = (-0.40, 0.40, -0.62, -0.45)
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,14 @@ class FaceRegions:
     frame: FaceFrame
     skin: np.ndarray  # bool mask of measurable skin
     masks: dict[str, np.ndarray]  # region name -> bool mask (within skin)
-    polygons: dict[str, np.ndarray]  # region name -> (4, 2) corners in working pixels
+    polygons: dict[str, np.ndarray]  # region name -> (4, 2) corners in canonical pixels
+    # Share of each region's box that is measurable skin, in [0, 1].
+    skin_fractions: dict[str, float]
+    allowed: np.ndarray  # bool: face skin before the regions cut it up (eyes, brows, lips out)
+
+    def box_mask(self, box: tuple[float, float, float, float]) -> np.ndarray:
+        """Skin inside a (u0, u1, v0, v1) box of the face's frame (IPD units)."""
+        return _fill(self.allowed.shape, _box_polygon(self.frame, box)) & self.allowed
 
 
 def face_frame(landmarks: np.ndarray) -> FaceFrame:
@@ -84,7 +94,11 @@ def _fill(shape: tuple[int, ...], polygon: np.ndarray) -> np.ndarray:
     return mask.astype(bool)
 
 
-def build_regions(rgb: np.ndarray, lab: np.ndarray, landmarks: np.ndarray) -> FaceRegions:
+def build_regions(
+    rgb: np.ndarray, lab: np.ndarray, landmarks: np.ndarray, inside: np.ndarray | None = None
+) -> FaceRegions:
+    """`inside` marks the pixels that came from the photo (the canonical crop may reach past
+    its edge)."""
     shape = rgb.shape[:2]
     frame = face_frame(landmarks)
     points = landmarks[:, :2]
@@ -100,12 +114,14 @@ def build_regions(rgb: np.ndarray, lab: np.ndarray, landmarks: np.ndarray) -> Fa
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
         excluded |= cv2.dilate(part, kernel).astype(bool)
     allowed = domain & ~excluded
+    if inside is not None:
+        allowed &= inside
     polygons = {name: _box_polygon(frame, box) for name, box in REGION_BOXES.items()}
     masks = {name: _fill(shape, polygon) & allowed for name, polygon in polygons.items()}
-    cheeks = masks["left_cheek"] | masks["right_cheek"]
     forehead = masks["forehead"]
-    if cheeks.any() and forehead.any():
-        reference = np.median(lab[cheeks], axis=0)
+    band = _fill(shape, _box_polygon(frame, FOREHEAD_REFERENCE_BAND)) & forehead
+    if band.sum() >= 20:
+        reference = np.median(lab[band], axis=0)
         pixels = lab[forehead]
         hair = (np.linalg.norm(pixels - reference, axis=1) > HAIR_DELTA_E) | (
             pixels[:, 0] < reference[0] - HAIR_DARKER_L
@@ -116,4 +132,15 @@ def build_regions(rgb: np.ndarray, lab: np.ndarray, landmarks: np.ndarray) -> Fa
     skin = np.zeros(shape, bool)
     for mask in masks.values():
         skin |= mask
-    return FaceRegions(frame=frame, skin=skin, masks=masks, polygons=polygons)
+    fractions = {
+        name: round(float(masks[name].sum()) / max(1, int(_fill(shape, polygon).sum())), 3)
+        for name, polygon in polygons.items()
+    }
+    return FaceRegions(
+        frame=frame,
+        skin=skin,
+        masks=masks,
+        polygons=polygons,
+        skin_fractions=fractions,
+        allowed=allowed,
+    )

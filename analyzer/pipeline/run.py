@@ -8,18 +8,18 @@ from typing import Any
 
 import numpy as np
 
-from analyzer.pipeline import face_model as fm
 from analyzer.pipeline import metrics_color, metrics_structure
+from analyzer.pipeline.canonical import CANONICAL_IPD, canonical_face
+from analyzer.pipeline.color_reference import LUMINANCE
 from analyzer.pipeline.decode import decode_photo
 from analyzer.pipeline.face_model import FaceModel
-from analyzer.pipeline.measure_context import MeasureContext, contrast_channels, to_lab
-from analyzer.pipeline.quality import check_quality
-from analyzer.pipeline.regions import build_regions
+from analyzer.pipeline.measure_context import build_context
+from analyzer.pipeline.quality import check_lighting_against_sclera, check_quality
 from analyzer.pipeline.rejection import Failure, reject
-from analyzer.pipeline.scores import SCORE_RULES, region_scores, score, severity, skin_age
+from analyzer.pipeline.scores import SCORE_RULES, ageing_signs, region_scores, score, severity
 
-SCHEMA_VERSION = "1.0"
-ANALYZER_VERSION = "0.1.0"
+SCHEMA_VERSION = "2.0"
+ANALYZER_VERSION = "0.2.0"
 # Stage names as the stream reports them, with the share of the work done when each ends.
 STAGES = (("decode", 0.10), ("quality", 0.30), ("landmarks", 0.45), ("regions", 0.55),
           ("metrics", 0.95), ("scores", 1.0))  # fmt: skip
@@ -32,6 +32,8 @@ MESSAGES = {
     "scores": "scores ready",
 }
 
+# Concerns scored per region too, and which per-region figure is on the concern's scale.
+REGION_SCORED = {"redness": "excess_regions", "texture": "regions", "tone_unevenness": "regions"}
 Progress = Callable[[str, float, str], None]
 
 
@@ -62,7 +64,7 @@ def analyze(
     photo = decode_photo(image)
     done("decode")
     faces, landmarks = model.find_faces(photo.rgb)
-    report = check_quality(photo.rgb, faces, photo.scale)
+    report = check_quality(photo.rgb, faces, photo.scale, landmarks)
     done("quality")
     if landmarks is None:  # found by the full-range detector only: try the mesh once more
         meshes = model.landmark_sets(photo.rgb)
@@ -76,22 +78,14 @@ def analyze(
             )
         )
     done("landmarks")
-    # Everything after this works on the face and its margin only, not the whole photo.
-    x0, y0, x1, y1 = face_crop(landmarks, photo.rgb.shape)
-    crop = np.ascontiguousarray(photo.rgb[y0:y1, x0:x1])
-    crop_landmarks = landmarks - np.array([x0, y0, 0.0])
-    lab = to_lab(crop)
-    regions = build_regions(crop, lab, crop_landmarks)
-    done("regions")
-    log_luminance, log_red_green = contrast_channels(crop)
-    ctx = MeasureContext(
-        lab=lab,
-        log_luminance=log_luminance,
-        log_red_green=log_red_green,
-        regions=regions,
-        scale=photo.scale,
-        offset=(x0, y0),
+    # Everything after this works on the face alone, upright, at one canonical scale.
+    face = canonical_face(photo.rgb, landmarks, photo.scale)
+    ctx = build_context(face)
+    sclera = ctx.reference.sclera_rgb
+    check_lighting_against_sclera(
+        report.figures["face_lightness"], None if sclera is None else float(sclera @ LUMINANCE)
     )
+    done("regions")
     spots, acne = metrics_structure.spots_and_acne(ctx)
     measurements = {
         "redness": metrics_color.redness(ctx),
@@ -116,8 +110,9 @@ def analyze(
             "measurement": {"value": measured[rule.measurement], "unit": rule.unit},
             "details": measured,
         }
-        if name in ("redness", "texture", "tone_unevenness"):
-            concerns[name]["region_scores"] = region_scores(rule, measured["regions"])
+        if name in REGION_SCORED:
+            regions = measured[REGION_SCORED[name]]
+            concerns[name]["region_scores"] = region_scores(rule, regions)
     overall = round(float(np.mean([c["score"] for c in concerns.values()])), 1)
     done("scores")
     return {
@@ -133,41 +128,22 @@ def analyze(
         "quality": report.figures,
         "face": {
             "box": [round(v * photo.scale, 1) for v in report.face.box],
-            "ipd_px": round(regions.frame.ipd * photo.scale, 1),
+            "ipd_px": round(face.source_ipd_px, 1),
+            "canonical_ipd_px": CANONICAL_IPD,
+            "mm_per_canonical_px": round(face.mm_per_pixel, 3),
         },
+        "color_correction": ctx.reference.figures(),
         "regions": {
             name: {
                 "polygon": [ctx.to_original(float(x), float(y)) for x, y in polygon],
-                "skin_fraction": round(
-                    float(regions.masks[name].sum()) / max(1.0, _polygon_area(polygon)), 3
-                ),
+                "skin_fraction": ctx.regions.skin_fractions[name],
             }
-            for name, polygon in regions.polygons.items()
+            for name, polygon in ctx.regions.polygons.items()
         },
         "concerns": concerns,
         "skin_tone": tone,
         "overall": {"score": overall, "severity": severity(overall)},
-        "skin_age": skin_age(real_age, {name: c["score"] for name, c in concerns.items()}),
+        "ageing_signs": ageing_signs(real_age, {name: c["score"] for name, c in concerns.items()}),
         "timings_ms": timings,
         "disclaimer": "Cosmetic measurements of a photo, not a medical diagnosis.",
     }
-
-
-def face_crop(landmarks: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """The landmarks' bounding box grown by half the eye distance on each side (regions reach
-    up to the forehead), clipped to the image."""
-    points = landmarks[:, :2]
-    ipd = float(np.linalg.norm(points[fm.LEFT_IRIS] - points[fm.RIGHT_IRIS]))
-    (left, top), (right, bottom) = points.min(axis=0) - 0.5 * ipd, points.max(axis=0) + 0.5 * ipd
-    height, width = shape[:2]
-    return (
-        max(0, int(left)),
-        max(0, int(top)),
-        min(width, int(right) + 1),
-        min(height, int(bottom) + 1),
-    )
-
-
-def _polygon_area(polygon: np.ndarray) -> float:
-    x, y = polygon[:, 0], polygon[:, 1]
-    return float(0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))

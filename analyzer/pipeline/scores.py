@@ -19,22 +19,25 @@ class ScoreRule:
     unit: str
 
 
+# Anchors set on the calibration portraits (docs/calibration.md) so that real faces spread over
+# the scale: each `none` sits below the smoothest measured face, each `full` above the most
+# marked, with room for a planted or real change to show.
 SCORE_RULES: dict[str, ScoreRule] = {
-    "redness": ScoreRule("mean_a_star", 8.0, 22.0, "CIELAB a*"),
-    "spots": ScoreRule("weighted_count", 0.0, 20.0, "clear spots"),
-    "acne": ScoreRule("weighted_count", 0.0, 10.0, "clear lesions"),
-    "pores": ScoreRule("per_cm2", 0.5, 12.0, "pores per cm²"),
-    "texture": ScoreRule("band_pass_std", 6.0, 24.0, "100 ln luminance"),
-    "wrinkles": ScoreRule("line_fraction", 0.01, 0.15, "share of pixels on a line"),
-    "shine": ScoreRule("t_zone_highlight_fraction", 0.002, 0.08, "share of T-zone"),
-    "dark_circles": ScoreRule("delta_l_star", 2.0, 14.0, "L* units"),
-    "tone_unevenness": ScoreRule("blotch_std", 15.0, 55.0, "100 ln luminance"),
+    "redness": ScoreRule("erythema_excess", 2.0, 40.0, "100 ln(R/G) above the face's baseline"),
+    "spots": ScoreRule("weighted_count", 0.0, 14.0, "clear spots"),
+    "acne": ScoreRule("weighted_count", 0.0, 8.0, "clear lesions"),
+    "pores": ScoreRule("per_cm2", 0.3, 5.0, "pores per cm²"),
+    "texture": ScoreRule("band_pass_std", 5.0, 35.0, "100 ln luminance"),
+    "wrinkles": ScoreRule("line_fraction", 0.005, 0.40, "share of pixels on a line"),
+    "shine": ScoreRule("t_zone_highlight_fraction", 0.0, 0.08, "share of T-zone"),
+    "dark_circles": ScoreRule("delta_l_star", -4.0, 10.0, "L* units"),
+    "tone_unevenness": ScoreRule("blotch_std", 10.0, 55.0, "100 ln luminance"),
 }
 SEVERITY = ((20, "minimal"), (40, "mild"), (60, "moderate"), (80, "marked"), (101, "severe"))
-# Skin age: years added per score point above (or removed below) a typical score of 30.
-SKIN_AGE_WEIGHTS = {"wrinkles": 0.15, "spots": 0.06, "texture": 0.05, "tone_unevenness": 0.04}
-SKIN_AGE_TYPICAL_SCORE = 30.0
-SKIN_AGE_MAX_OFFSET = 12.0
+# Ageing signs: how much each concern's score weighs in the index (weights sum to 1). The index
+# is a summary of the photo's ageing-related scores, not an age: estimating an age from a photo
+# needs a model trained on labelled faces, which this analyzer does not have.
+AGEING_SIGN_WEIGHTS = {"wrinkles": 0.4, "spots": 0.25, "texture": 0.15, "tone_unevenness": 0.2}
 
 
 def severity(score: float) -> str:
@@ -52,18 +55,14 @@ def region_scores(rule: ScoreRule, regions: dict[str, float]) -> dict[str, float
     return {name: score(rule, value) for name, value in regions.items()}
 
 
-def skin_age(real_age: int | None, scores: dict[str, float]) -> dict[str, Any] | None:
-    """An estimate: the real age moved by how far the ageing signs sit from typical."""
-    if real_age is None:
-        return None
-    offset = sum(
-        weight * (scores[name] - SKIN_AGE_TYPICAL_SCORE)
-        for name, weight in SKIN_AGE_WEIGHTS.items()
-    )
-    offset = max(-SKIN_AGE_MAX_OFFSET, min(SKIN_AGE_MAX_OFFSET, offset))
+def ageing_signs(real_age: int | None, scores: dict[str, float]) -> dict[str, Any]:
+    """The weighted mean of the ageing-related scores (0-100), with the age the user declared
+    passed through unchanged. Deliberately no years: nothing here estimates an age."""
+    index = sum(weight * scores[name] for name, weight in AGEING_SIGN_WEIGHTS.items())
     return {
-        "estimate": round(real_age + offset),
-        "real_age": real_age,
-        "offset_years": round(offset, 1),
-        "is_estimate": True,
+        "index": round(index, 1),
+        "severity": severity(index),
+        "weights": AGEING_SIGN_WEIGHTS,
+        "declared_age": real_age,
+        "is_age_estimate": False,
     }

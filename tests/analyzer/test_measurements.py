@@ -141,12 +141,13 @@ def test_same_bytes_give_the_same_result(run_analysis, face):
     assert first == second
 
 
-def test_skin_age_is_an_estimate_from_the_real_age(run_analysis, face):
+def test_ageing_signs_make_no_age_claim_and_ignore_the_declared_age(run_analysis, face):
     image = photos.encode(face, "PNG")
-    result = run_analysis(image, real_age=48)
-    assert result["skin_age"]["is_estimate"] is True
-    assert abs(result["skin_age"]["estimate"] - 48) <= 12
-    assert run_analysis(image, real_age=None)["skin_age"] is None
+    young, old = run_analysis(image, real_age=20), run_analysis(image, real_age=77)
+    assert young["ageing_signs"]["is_age_estimate"] is False
+    assert young["ageing_signs"]["index"] == old["ageing_signs"]["index"]
+    assert (young["ageing_signs"]["declared_age"], old["ageing_signs"]["declared_age"]) == (20, 77)
+    assert "years" not in json.dumps(young["ageing_signs"])
 
 
 def test_stages_are_reported_in_order_with_rising_fractions(run_analysis, face):

@@ -53,7 +53,7 @@ async def test_analyze_streams_progress_then_result(analyzer_stub, face_jpeg):
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     result = json_format.MessageToDict(events[-1].result)
     jsonschema.validate(result, SCHEMA)
-    assert result["skin_age"]["real_age"] == 40
+    assert result["ageing_signs"]["declared_age"] == 40
 
 
 async def test_same_bytes_same_result_across_workers(analyzer_stub, face_jpeg):
