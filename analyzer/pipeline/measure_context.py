@@ -15,6 +15,8 @@ from analyzer.pipeline.regions import FaceRegions, build_regions
 
 # Average adult inter-pupillary distance (mm), to state sizes in millimetres (Dodgson 2004).
 MEAN_IPD_MM = 63.0
+# An 8-bit channel at or above this is taken as clipped.
+CLIPPED_LEVEL = 250
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,9 @@ class MeasureContext:
     log_luminance: np.ndarray
     erythema: np.ndarray
     regions: FaceRegions
+    # Skin whose colour can be read: no channel at the top of the scale (a clipped channel's
+    # ratio to the others is the camera's limit, not the skin's colour).
+    colour_skin: np.ndarray
 
     @property
     def ipd(self) -> float:
@@ -62,7 +67,10 @@ def build_context(face: CanonicalFace) -> MeasureContext:
     corrected_lab = cv2.cvtColor(corrected, cv2.COLOR_LRGB2Lab)
     log_luminance, erythema = contrast_channels(linear)
     regions = build_regions(face.rgb, lab, face.landmarks, face.inside)
-    return MeasureContext(face, reference, lab, corrected_lab, log_luminance, erythema, regions)
+    colour_skin = regions.skin & (face.rgb.max(axis=2) < CLIPPED_LEVEL)
+    return MeasureContext(
+        face, reference, lab, corrected_lab, log_luminance, erythema, regions, colour_skin
+    )
 
 
 def _srgb_to_linear_table() -> np.ndarray:
@@ -113,9 +121,16 @@ def masked_blur(channel: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarr
     return numerator / np.maximum(denominator, 1e-6)
 
 
-def per_region(values: np.ndarray, ctx: MeasureContext, reduce: Any = np.mean) -> dict[str, float]:
+def per_region(
+    values: np.ndarray,
+    ctx: MeasureContext,
+    reduce: Any = np.mean,
+    within: np.ndarray | None = None,
+) -> dict[str, float]:
+    """`reduce` of `values` over each region (limited to `within` where given)."""
+    masks = {
+        name: mask if within is None else mask & within for name, mask in ctx.regions.masks.items()
+    }
     return {
-        name: round(float(reduce(values[mask])), 2)
-        for name, mask in ctx.regions.masks.items()
-        if mask.any()
+        name: round(float(reduce(values[mask])), 2) for name, mask in masks.items() if mask.any()
     }

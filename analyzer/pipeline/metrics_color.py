@@ -39,7 +39,7 @@ def redness(ctx: MeasureContext) -> dict[str, Any]:
     every pixel's EI, so the excess does not see it; a skin tone is the baseline, not redness.
     The measure is the mean positive excess over the skin. Per region: the median excess, and
     the median CIELAB a* of the photo as taken."""
-    skin = ctx.regions.skin
+    skin = ctx.colour_skin
     erythema = smooth(ctx.erythema, REDNESS_SMOOTHING * ctx.ipd)
     baseline = float(np.percentile(erythema[skin], REDNESS_BASELINE_PERCENTILE))
     excess = erythema - baseline
@@ -47,8 +47,8 @@ def redness(ctx: MeasureContext) -> dict[str, Any]:
         "erythema_excess": round(float(np.maximum(excess[skin], 0).mean()), 2),
         "baseline_erythema_index": round(baseline, 1),
         "median_a_star": round(float(np.median(ctx.lab[..., 1][skin])), 2),
-        "excess_regions": per_region(excess, ctx, np.median),
-        "regions": per_region(ctx.lab[..., 1], ctx, np.median),
+        "excess_regions": per_region(excess, ctx, np.median, within=skin),
+        "regions": per_region(ctx.lab[..., 1], ctx, np.median, within=skin),
     }
 
 

@@ -157,7 +157,8 @@ def spots_and_acne(ctx: MeasureContext) -> tuple[dict[str, Any], dict[str, Any]]
     sigma = BACKGROUND_SIGMA * ctx.ipd
     luminance, erythema = ctx.log_luminance, ctx.erythema
     darker = np.where(skin, masked_blur(luminance, skin, sigma) - luminance, 0).astype(np.float32)
-    redder = np.where(skin, erythema - masked_blur(erythema, skin, sigma), 0).astype(np.float32)
+    colour = ctx.colour_skin
+    redder = np.where(colour, erythema - masked_blur(erythema, colour, sigma), 0).astype(np.float32)
     background = np.dstack([masked_blur(ctx.lab[..., i], skin, sigma) for i in range(3)])
 
     def is_red(blob: Blob) -> bool:
@@ -168,7 +169,9 @@ def spots_and_acne(ctx: MeasureContext) -> tuple[dict[str, Any], dict[str, Any]]
         return bool(np.hypot(a.x - b.x, a.y - b.y) <= max(a.radius, b.radius))
 
     dark = scale_space_blobs(darker, skin, ctx.ipd, SPOT_DIAMETERS, SPOT_CONTRAST, SPOT_CFAR_SIGMAS)
-    red = scale_space_blobs(redder, skin, ctx.ipd, ACNE_DIAMETERS, ACNE_CONTRAST, ACNE_CFAR_SIGMAS)
+    red = scale_space_blobs(
+        redder, colour, ctx.ipd, ACNE_DIAMETERS, ACNE_CONTRAST, ACNE_CFAR_SIGMAS
+    )
     # A lesion found by both detectors is one lesion, named once by its colour.
     acne = [b for b in red if is_red(b)]
     spots = [b for b in dark if not is_red(b) and not any(same_place(b, a) for a in acne)]

@@ -81,7 +81,7 @@ def analyze(
     # Everything after this works on the face alone, upright, at one canonical scale.
     face = canonical_face(photo.rgb, landmarks, photo.scale)
     ctx = build_context(face)
-    sclera = ctx.reference.sclera_rgb
+    sclera = ctx.reference.sclera_rgb if ctx.reference.kind == "sclera" else None
     check_lighting_against_sclera(
         report.figures["face_lightness"], None if sclera is None else float(sclera @ LUMINANCE)
     )
