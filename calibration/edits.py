@@ -15,6 +15,7 @@ from PIL import Image
 
 from analyzer.pipeline import face_model as fm
 from analyzer.pipeline.face_model import FaceModel
+from analyzer.pipeline.regions import REGION_BOXES
 
 
 def encode(rgb: np.ndarray, fmt: str = "JPEG", quality: int = 95) -> bytes:
@@ -121,8 +122,8 @@ def _soft_box(u: np.ndarray, v: np.ndarray, box: tuple[float, float, float, floa
     return (inside_u * inside_v).astype(np.float32)
 
 
-# The subject's left cheek (u > 0), well inside the cheek, away from nose and jaw.
-LEFT_CHEEK_BOX = (0.35, 0.85, 0.45, 1.05)
+# The subject's left cheek as the analyzer's regions define it (its soft edge lies inside).
+LEFT_CHEEK_BOX = REGION_BOXES["left_cheek"]
 UNDER_EYE_BOX = (0.22, 0.78, 0.12, 0.34)
 
 

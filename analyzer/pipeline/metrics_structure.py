@@ -62,10 +62,11 @@ def scale_space_blobs(
 ) -> list[Blob]:
     """Round blobs of a positive `signal` (darkness or redness against the local skin): maxima
     over space and scale of a difference of Gaussians (Lindeberg's scale-space blob detector, as
-    in SIFT; scales 1.6x apart so each blur serves two levels). A blob's contrast is the signal
-    averaged over its core (the blur at its own scale, which also averages the noise away); it
-    must reach `min_contrast`, and its band-pass response `cfar_sigmas` robust deviations of that
-    response over the skin.
+    in SIFT; scales 1.6x apart so each blur serves two levels). A blob's contrast is its core
+    (the signal blurred at its own scale, which also averages the noise away) against its own
+    surround (the skin's masked blur at three times that scale), so shading across the face,
+    a smile fold or a highlight, does not hide a spot or make one; it must reach `min_contrast`,
+    and its band-pass response `cfar_sigmas` robust deviations of that response over the skin.
     Line-like maxima (a crease, a hair) are rejected by their Hessian's eigenvalue ratio."""
     smallest = max(0.6, diameters[0] / 2 * ipd / np.sqrt(2))
     levels = max(1, int(np.ceil(np.log(diameters[1] / diameters[0]) / np.log(1.6))) + 1)
@@ -79,9 +80,14 @@ def scale_space_blobs(
     border = np.zeros_like(skin)
     border[1:-1, 1:-1] = True
     candidates: list[tuple[Blob, float]] = []
+    weight = skin.astype(np.float32)
     for k in range(levels):
-        # A disc of radius sigma*sqrt(2) blurred at sigma keeps 63 % of its contrast at the centre.
-        core = blurred[k] / 0.63
+        # A disc of radius sigma*sqrt(2) on flat skin: its blur at sigma keeps 63 % of its
+        # contrast at the centre, the surround's blur at 3 sigma 10.5 %; their difference is
+        # 52.5 % of the contrast.
+        wide = 3 * sigmas[k]
+        surround = smooth(signal * weight, wide) / np.maximum(smooth(weight, wide), 1e-6)
+        core = (blurred[k] - surround) / 0.525
         # The band-pass response's robust spread over the skin: grain, JPEG blocks and the
         # skin's own fine texture at this scale, without the face's shading.
         values = responses[k][skin]
@@ -139,12 +145,21 @@ def _weight(blob: Blob, threshold: float) -> float:
     return min(1.0, max(0.0, min(by_contrast, by_noise)))
 
 
-def _lab_rise(ctx: MeasureContext, background: np.ndarray, blob: Blob) -> np.ndarray:
-    """The blob core's mean CIELAB minus its local skin's (dL*, da*, db*)."""
-    r = max(1, round(blob.radius * 0.7))
+def _lab_rise(ctx: MeasureContext, blob: Blob) -> np.ndarray:
+    """The blob core's mean CIELAB minus its surround's median (dL*, da*, db*): the core is
+    the disc of 0.7 radius, the surround the skin in the ring from 1.5 to 3 radii."""
+    reach = int(np.ceil(3 * blob.radius)) + 1
     x, y = round(blob.x), round(blob.y)
-    core = ctx.lab[y - r : y + r + 1, x - r : x + r + 1].reshape(-1, 3).mean(axis=0)
-    return core - background[y, x]
+    y0, x0 = max(0, y - reach), max(0, x - reach)
+    window = ctx.lab[y0 : y + reach + 1, x0 : x + reach + 1]
+    skin = ctx.regions.skin[y0 : y + reach + 1, x0 : x + reach + 1]
+    yy, xx = np.mgrid[: window.shape[0], : window.shape[1]]
+    distance = np.hypot(yy + y0 - blob.y, xx + x0 - blob.x)
+    core = window[distance <= max(1.0, 0.7 * blob.radius)]
+    ring = window[(distance >= 1.5 * blob.radius) & (distance <= 3 * blob.radius) & skin]
+    if len(ring) < 4:
+        return np.zeros(3)
+    return core.mean(axis=0) - np.median(ring, axis=0)
 
 
 def spots_and_acne(ctx: MeasureContext) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -159,10 +174,9 @@ def spots_and_acne(ctx: MeasureContext) -> tuple[dict[str, Any], dict[str, Any]]
     darker = np.where(skin, masked_blur(luminance, skin, sigma) - luminance, 0).astype(np.float32)
     colour = ctx.colour_skin
     redder = np.where(colour, erythema - masked_blur(erythema, colour, sigma), 0).astype(np.float32)
-    background = np.dstack([masked_blur(ctx.lab[..., i], skin, sigma) for i in range(3)])
 
     def is_red(blob: Blob) -> bool:
-        dl, da, db = _lab_rise(ctx, background, blob)
+        dl, da, db = _lab_rise(ctx, blob)
         return bool(da >= ACNE_MIN_A_RISE and da > db and da >= ACNE_A_PER_L * -dl)
 
     def same_place(a: Blob, b: Blob) -> bool:
