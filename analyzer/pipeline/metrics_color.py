@@ -21,10 +21,11 @@ ITA_CATEGORIES = (
 # Redness: EI smoothed over 1 % of the IPD (~0.6 mm), against the face's 20th percentile.
 REDNESS_SMOOTHING = 0.01
 REDNESS_BASELINE_PERCENTILE = 20.0
-# Shine: skin this much lighter (L*) than its neighbourhood and under this share of the skin's
-# median chroma is a specular highlight.
-SHINE_LIGHTER_L = 10.0
-SHINE_CHROMA_SHARE = 0.85
+# Shine: a pixel is a highlight to the degree it is lighter than its neighbourhood (from 10 to
+# 30 in 100 ln luminance, ~4 to 12 L* on light skin) and less red (erythema index 2 to 8 below).
+SHINE_NEIGHBOURHOOD = 0.15
+SHINE_LIGHTER = (10.0, 30.0)
+SHINE_PALER = (2.0, 8.0)
 # Dark circles: the under-eye band (u, v in IPD units; left side, mirrored for the right) and the
 # cheek band just below it that serves as the reference.
 UNDER_EYE_U = (0.22, 0.70)
@@ -127,21 +128,28 @@ def _mirror(
 
 
 def shine(ctx: MeasureContext) -> dict[str, Any]:
-    """Specular highlights in the T-zone (forehead, nose): skin much lighter than its
-    neighbourhood (L* above the local mean by SHINE_LIGHTER_L) and paler than skin (chroma under
-    SHINE_CHROMA_SHARE of the skin's median), as share of the T-zone."""
-    lightness, skin = ctx.lab[..., 0], ctx.regions.skin
-    chroma = np.hypot(ctx.lab[..., 1], ctx.lab[..., 2])
-    local = masked_blur(lightness, skin, 0.15 * ctx.ipd)
-    highlight = (
-        (lightness - local > SHINE_LIGHTER_L)
-        & (chroma < SHINE_CHROMA_SHARE * np.median(chroma[skin]))
-        & skin
-    )
+    """Specular highlights in the T-zone (forehead, nose): skin lighter than its neighbourhood
+    and less red than it, since a specular reflection adds the light's own colour to the skin's
+    (the dichromatic reflection model). Both are log ratios in linear light (luminance and the
+    erythema index against their local mean, sigma 0.15 IPD), so exposure and white balance
+    cancel. A pixel's highlight degree ramps from 0 to 1 over SHINE_LIGHTER and SHINE_PALER
+    (blown pixels count as pale); the measure is its mean over the T-zone, a soft share that a
+    pixel crossing a threshold cannot jump."""
+    skin = ctx.regions.skin
+    sigma = SHINE_NEIGHBOURHOOD * ctx.ipd
+    lighter = _ramp(ctx.log_luminance - masked_blur(ctx.log_luminance, skin, sigma), *SHINE_LIGHTER)
+    less_red = masked_blur(ctx.erythema, skin, sigma) - ctx.erythema
+    paler = np.where(ctx.colour_skin, _ramp(less_red, *SHINE_PALER), 1.0)
+    highlight = np.where(skin, lighter * paler, 0.0).astype(np.float32)
     masks = ctx.regions.masks
     t_zone = masks["forehead"] | masks["nose"]
     fraction = float(highlight[t_zone].mean()) if t_zone.any() else 0.0
     return {
-        "t_zone_highlight_fraction": round(fraction, 4),
-        "regions": per_region(highlight.astype(np.float32), ctx),
+        "t_zone_highlight_fraction": round(fraction, 5),
+        "regions": per_region(highlight, ctx),
     }
+
+
+def _ramp(values: np.ndarray, start: float, end: float) -> np.ndarray:
+    """0 below start, 1 above end, linear between."""
+    return np.clip((values - start) / (end - start), 0.0, 1.0)

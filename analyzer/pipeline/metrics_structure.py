@@ -26,6 +26,9 @@ ACNE_CONTRAST = 8.0
 # harder), so the red detector asks for more.
 SPOT_CFAR_SIGMAS = 3.0
 ACNE_CFAR_SIGMAS = 4.5
+# Candidates from this share of both thresholds up add to the weighted count (_weight); only
+# those past the thresholds are listed as findings.
+SOFT_FLOOR = 0.5
 # A blob is acne only when, against the local skin in CIELAB, a* rises at least ACNE_MIN_A_RISE,
 # more than b* (red, not brown or yellow), and at least ACNE_A_PER_L times the fall of L*
 # (a papule is mostly redder, a pigment spot mostly darker); otherwise a dark blob is a spot.
@@ -47,9 +50,14 @@ class Blob:
     x: float
     y: float
     radius: float
-    contrast: float  # mean over the blob's core, in the signal's units
-    # Its band-pass response over the noise-aware threshold (>= 1): near 1 it barely counted.
-    margin: float = 2.0
+    contrast: float  # its core against its surround, in the signal's units
+    # The lesser of contrast / its threshold and response / the noise-aware threshold: at 1 or
+    # more the blob is a finding; from SOFT_FLOOR up it adds a little to the weighted count.
+    strength: float = 2.0
+
+    @property
+    def found(self) -> bool:
+        return self.strength >= 1.0
 
 
 def scale_space_blobs(
@@ -59,6 +67,7 @@ def scale_space_blobs(
     diameters: tuple[float, float],
     min_contrast: float,
     cfar_sigmas: float,
+    finest_radius: float = 0.0,
 ) -> list[Blob]:
     """Round blobs of a positive `signal` (darkness or redness against the local skin): maxima
     over space and scale of a difference of Gaussians (Lindeberg's scale-space blob detector, as
@@ -67,8 +76,9 @@ def scale_space_blobs(
     surround (the skin's masked blur at three times that scale), so shading across the face,
     a smile fold or a highlight, does not hide a spot or make one; it must reach `min_contrast`,
     and its band-pass response `cfar_sigmas` robust deviations of that response over the skin.
-    Line-like maxima (a crease, a hair) are rejected by their Hessian's eigenvalue ratio."""
-    smallest = max(0.6, diameters[0] / 2 * ipd / np.sqrt(2))
+    Line-like maxima (a crease, a hair) are rejected by their Hessian's eigenvalue ratio.
+    `finest_radius` (px) is the finest blob the photo can show in this signal."""
+    smallest = max(0.6, diameters[0] / 2 * ipd / np.sqrt(2), finest_radius / np.sqrt(2))
     levels = max(1, int(np.ceil(np.log(diameters[1] / diameters[0]) / np.log(1.6))) + 1)
     sigmas = [smallest * 1.6**k for k in range(levels + 1)]
     blurred = [smooth(signal, sigma) for sigma in sigmas]
@@ -92,7 +102,9 @@ def scale_space_blobs(
         # skin's own fine texture at this scale, without the face's shading.
         values = responses[k][skin]
         spread = 1.4826 * float(np.median(np.abs(values - np.median(values))))
-        strong = (core > min_contrast) & (responses[k] > cfar_sigmas * spread)
+        noise_floor = max(cfar_sigmas * spread, 1e-6)
+        strength = np.minimum(core / min_contrast, responses[k] / noise_floor)
+        strong = strength >= SOFT_FLOOR
         neighbours = spatial_max[max(0, k - 1) : k + 2]
         is_max = responses[k] >= np.maximum.reduce(neighbours)
         radius = float(sigmas[k] * np.sqrt(2))
@@ -113,8 +125,7 @@ def scale_space_blobs(
         limit = (MAX_ELONGATION + 1) ** 2 / MAX_ELONGATION
         round_enough = (determinant > 0) & (trace**2 <= determinant * limit)
         for y, x in zip(ys[round_enough], xs[round_enough], strict=True):
-            margin = float(responses[k][y, x]) / max(cfar_sigmas * spread, 1e-6)
-            blob = Blob(float(x), float(y), radius, float(core[y, x]), margin)
+            blob = Blob(float(x), float(y), radius, float(core[y, x]), float(strength[y, x]))
             candidates.append((blob, float(responses[k][y, x])))
     # One blob per place: a weaker blob whose centre lies inside a stronger one is the same.
     kept: list[Blob] = []
@@ -136,13 +147,13 @@ def _locations(ctx: MeasureContext, blobs: list[Blob]) -> list[dict[str, Any]]:
     ]
 
 
-def _weight(blob: Blob, threshold: float) -> float:
-    """How clearly a blob counts: 0 at either threshold (its contrast, or its response against
-    the photo's noise), 1 at twice both. Scores sum these weights, so a blob hovering at a
-    threshold, which grain or a re-encode can tip either way, cannot swing a score on its own."""
-    by_contrast = (blob.contrast - threshold) / threshold
-    by_noise = blob.margin - 1.0
-    return min(1.0, max(0.0, min(by_contrast, by_noise)))
+def _weight(blob: Blob) -> float:
+    """How clearly a blob counts: 0 at SOFT_FLOOR of its thresholds (its contrast, and its
+    response against the photo's noise), rising as the square to 1 at twice them (0.08 at the
+    thresholds). Scores sum these weights, so a blob near a threshold, which grain or a
+    re-encode can tip either way, moves a score a little instead of a whole lesion's worth, and
+    skin with faint marks below the thresholds scores a little above skin with none."""
+    return min(1.0, max(0.0, (blob.strength - SOFT_FLOOR) / (2.0 - SOFT_FLOOR)) ** 2)
 
 
 def _lab_rise(ctx: MeasureContext, blob: Blob) -> np.ndarray:
@@ -183,24 +194,31 @@ def spots_and_acne(ctx: MeasureContext) -> tuple[dict[str, Any], dict[str, Any]]
         return bool(np.hypot(a.x - b.x, a.y - b.y) <= max(a.radius, b.radius))
 
     dark = scale_space_blobs(darker, skin, ctx.ipd, SPOT_DIAMETERS, SPOT_CONTRAST, SPOT_CFAR_SIGMAS)
+    # Cameras and JPEG keep colour at half the resolution of lightness (4:2:0): one colour
+    # sample covers two photo pixels, so redness finer than that is block and ringing noise.
+    chroma_pixel = 2.0 * ctx.ipd / ctx.face.source_ipd_px
     red = scale_space_blobs(
-        redder, colour, ctx.ipd, ACNE_DIAMETERS, ACNE_CONTRAST, ACNE_CFAR_SIGMAS
-    )
+        redder, colour, ctx.ipd, ACNE_DIAMETERS, ACNE_CONTRAST, ACNE_CFAR_SIGMAS,
+        finest_radius=chroma_pixel,
+    )  # fmt: skip
     # A lesion found by both detectors is one lesion, named once by its colour.
     acne = [b for b in red if is_red(b)]
-    spots = [b for b in dark if not is_red(b) and not any(same_place(b, a) for a in acne)]
+    spots = [
+        b for b in dark if not is_red(b) and not any(same_place(b, a) for a in acne if a.found)
+    ]
     skin_px = max(int(skin.sum()), 1)
-    spot_area = sum(np.pi * b.radius**2 for b in spots) / skin_px
+    found_spots, found_acne = [b for b in spots if b.found], [b for b in acne if b.found]
+    spot_area = sum(np.pi * b.radius**2 for b in found_spots) / skin_px
     spot_summary = {
-        "count": len(spots),
-        "weighted_count": round(sum(_weight(b, SPOT_CONTRAST) for b in spots), 2),
+        "count": len(found_spots),
+        "weighted_count": round(sum(_weight(b) for b in spots), 2),
         "area_fraction": round(spot_area, 5),
-        "locations": _locations(ctx, spots),
+        "locations": _locations(ctx, found_spots),
     }
     acne_summary = {
-        "count": len(acne),
-        "weighted_count": round(sum(_weight(b, ACNE_CONTRAST) for b in acne), 2),
-        "locations": _locations(ctx, acne),
+        "count": len(found_acne),
+        "weighted_count": round(sum(_weight(b) for b in acne), 2),
+        "locations": _locations(ctx, found_acne),
     }
     return spot_summary, acne_summary
 

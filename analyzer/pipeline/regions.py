@@ -40,13 +40,17 @@ EXCLUDED_CONTOURS = {
     "RIGHT_EYEBROW": 0.07,
     "LIPS": 0.06,
 }
-# The forehead may hold hair: there, pixels far in colour from the forehead's own skin, or much
-# darker, are dropped (CIELAB units). The reference is the forehead's lowest band, just above the
-# brows, where hair rarely reaches: taken from the forehead itself, so the mask does not move
-# when another region (a flushed cheek) changes colour.
+# The forehead may hold hair: there, pixels far in colour from the face's skin, or much darker,
+# are dropped (CIELAB units). The reference is the skin between the brows (the glabella), which
+# a fringe rarely covers: not the cheeks, so the mask does not move when a cheek changes colour.
 HAIR_DELTA_E = 20.0
 HAIR_DARKER_L = 12.0
-FOREHEAD_REFERENCE_BAND = (-0.40, 0.40, -0.62, -0.45)
+FOREHEAD_REFERENCE_BAND = (-0.12, 0.12, -0.40, -0.08)
+# Light hair close to the skin's colour (a blond fringe) is told by its strands: fine-scale
+# lightness energy (L* units, band 0.6-1.9 % IPD, pooled over 3 % IPD) above this, with a colour
+# a little off the skin's. Forehead wrinkles are as textured but skin-coloured, so they stay.
+HAIR_STRAND_ENERGY = 2.5
+HAIR_TEXTURED_DELTA_E = 8.0
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,14 @@ def _fill(shape: tuple[int, ...], polygon: np.ndarray) -> np.ndarray:
     return mask.astype(bool)
 
 
+def _strand_energy(lightness: np.ndarray, ipd: float) -> np.ndarray:
+    """Local RMS of band-passed L*: high on hair strands, low on skin."""
+    fine, coarse = max(0.5, 0.006 * ipd), max(1.0, 0.019 * ipd)
+    band = cv2.GaussianBlur(lightness, (0, 0), fine) - cv2.GaussianBlur(lightness, (0, 0), coarse)
+    pooled = cv2.GaussianBlur(band * band, (0, 0), 0.03 * ipd)
+    return np.sqrt(np.maximum(pooled, 0.0))
+
+
 def build_regions(
     rgb: np.ndarray, lab: np.ndarray, landmarks: np.ndarray, inside: np.ndarray | None = None
 ) -> FaceRegions:
@@ -119,12 +131,16 @@ def build_regions(
     polygons = {name: _box_polygon(frame, box) for name, box in REGION_BOXES.items()}
     masks = {name: _fill(shape, polygon) & allowed for name, polygon in polygons.items()}
     forehead = masks["forehead"]
-    band = _fill(shape, _box_polygon(frame, FOREHEAD_REFERENCE_BAND)) & forehead
+    band = _fill(shape, _box_polygon(frame, FOREHEAD_REFERENCE_BAND)) & allowed
     if band.sum() >= 20:
         reference = np.median(lab[band], axis=0)
         pixels = lab[forehead]
-        hair = (np.linalg.norm(pixels - reference, axis=1) > HAIR_DELTA_E) | (
-            pixels[:, 0] < reference[0] - HAIR_DARKER_L
+        distance = np.linalg.norm(pixels - reference, axis=1)
+        strands = _strand_energy(lab[..., 0], frame.ipd)[forehead] > HAIR_STRAND_ENERGY
+        hair = (
+            (distance > HAIR_DELTA_E)
+            | (pixels[:, 0] < reference[0] - HAIR_DARKER_L)
+            | (strands & (distance > HAIR_TEXTURED_DELTA_E))
         )
         forehead[forehead] = ~hair
     # Measurable skin is what the regions cover: the face's rim (jaw shadow, ears, hairline)

@@ -24,12 +24,12 @@ class ScoreRule:
 # marked, with room for a planted or real change to show.
 SCORE_RULES: dict[str, ScoreRule] = {
     "redness": ScoreRule("erythema_excess", 2.0, 40.0, "100 ln(R/G) above the face's baseline"),
-    "spots": ScoreRule("weighted_count", 0.0, 14.0, "clear spots"),
-    "acne": ScoreRule("weighted_count", 0.0, 8.0, "clear lesions"),
+    "spots": ScoreRule("weighted_count", 0.0, 16.0, "clear spots"),
+    "acne": ScoreRule("weighted_count", 0.0, 9.0, "clear lesions"),
     "pores": ScoreRule("per_cm2", 0.3, 5.0, "pores per cm²"),
     "texture": ScoreRule("band_pass_std", 5.0, 35.0, "100 ln luminance"),
     "wrinkles": ScoreRule("line_fraction", 0.005, 0.40, "share of pixels on a line"),
-    "shine": ScoreRule("t_zone_highlight_fraction", 0.0, 0.08, "share of T-zone"),
+    "shine": ScoreRule("t_zone_highlight_fraction", 0.0, 0.3, "share of T-zone"),
     "dark_circles": ScoreRule("delta_l_star", -4.0, 10.0, "L* units"),
     "tone_unevenness": ScoreRule("blotch_std", 10.0, 55.0, "100 ln luminance"),
 }
