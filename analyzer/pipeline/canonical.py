@@ -16,12 +16,12 @@ import numpy as np
 
 from analyzer.pipeline import face_model as fm
 
-# The canonical inter-pupillary distance in pixels: ~0.39 mm per pixel for a 63 mm IPD.
-CANONICAL_IPD = 160.0
+# The canonical inter-pupillary distance in pixels: ~0.49 mm per pixel for a 63 mm IPD.
+CANONICAL_IPD = 128.0
 # The canonical crop in IPD units around the eyes' midpoint: u across (subject's left is +),
 # v down the face. Wide enough for the regions (docs/metrics.md) and the blur margins.
-U_RANGE = (-1.35, 1.35)
-V_RANGE = (-1.25, 2.0)
+U_RANGE = (-1.2, 1.2)
+V_RANGE = (-1.15, 1.8)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logs: warnings
 
 import mediapipe as mp  # noqa: E402
 
+from analyzer.pipeline.age_model import AgeModel  # noqa: E402
+
 logger = logging.getLogger(__name__)
 
 # FaceMesh landmark indices used by name (MediaPipe's canonical face model).
@@ -66,9 +68,11 @@ def _same_face(a: DetectedFace, b: DetectedFace) -> bool:
 
 
 class FaceModel:
-    """Holds the MediaPipe graphs; one per worker process (they are not thread-safe)."""
+    """Holds the MediaPipe graphs and the age network; one per worker process (the graphs are
+    not thread-safe)."""
 
     def __init__(self, min_detection_confidence: float = 0.5) -> None:
+        self.age = AgeModel()
         self._detector = mp.solutions.face_detection.FaceDetection(
             model_selection=1, min_detection_confidence=min_detection_confidence
         )

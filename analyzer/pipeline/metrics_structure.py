@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -29,6 +29,8 @@ ACNE_CFAR_SIGMAS = 4.5
 # Candidates from this share of both thresholds up add to the weighted count (_weight); only
 # those past the thresholds are listed as findings.
 SOFT_FLOOR = 0.5
+# The robust spread is estimated on every fourth skin pixel: the same figure, a quarter the work.
+MAD_STRIDE = 4
 # A blob is acne only when, against the local skin in CIELAB, a* rises at least ACNE_MIN_A_RISE,
 # more than b* (red, not brown or yellow), and at least ACNE_A_PER_L times the fall of L*
 # (a papule is mostly redder, a pigment spot mostly darker); otherwise a dark blob is a spot.
@@ -100,7 +102,7 @@ def scale_space_blobs(
         core = (blurred[k] - surround) / 0.525
         # The band-pass response's robust spread over the skin: grain, JPEG blocks and the
         # skin's own fine texture at this scale, without the face's shading.
-        values = responses[k][skin]
+        values = responses[k][skin][::MAD_STRIDE]
         spread = 1.4826 * float(np.median(np.abs(values - np.median(values))))
         noise_floor = max(cfar_sigmas * spread, 1e-6)
         strength = np.minimum(core / min_contrast, responses[k] / noise_floor)
@@ -179,12 +181,23 @@ def spots_and_acne(ctx: MeasureContext) -> tuple[dict[str, Any], dict[str, Any]]
     noise-aware threshold; then each is named by its colour against the local skin in CIELAB:
     redder than yellower (a* rise >= ACNE_MIN_A_RISE and > the b* rise) is acne, a dark blob
     that is not is a pigment spot. A brown spot therefore stays a spot however dark it is."""
-    skin = ctx.regions.skin
+    # Only the skin's bounding box is searched (plus a margin that the zero signal outside the
+    # skin fills anyway): the canonical crop's rim holds no skin.
+    rows, cols = np.nonzero(ctx.regions.skin)
+    if not len(rows):
+        return _blob_summary(ctx, [], 1), _blob_summary(ctx, [], 1, spots=False)
+    margin = 2
+    y0, x0 = max(0, int(rows.min()) - margin), max(0, int(cols.min()) - margin)
+    y1, x1 = int(rows.max()) + margin + 1, int(cols.max()) + margin + 1
+    box = (slice(y0, y1), slice(x0, x1))
+    skin, colour = ctx.regions.skin[box], ctx.colour_skin[box]
     sigma = BACKGROUND_SIGMA * ctx.ipd
-    luminance, erythema = ctx.log_luminance, ctx.erythema
+    luminance, erythema = ctx.log_luminance[box], ctx.erythema[box]
     darker = np.where(skin, masked_blur(luminance, skin, sigma) - luminance, 0).astype(np.float32)
-    colour = ctx.colour_skin
     redder = np.where(colour, erythema - masked_blur(erythema, colour, sigma), 0).astype(np.float32)
+
+    def shifted(blobs: list[Blob]) -> list[Blob]:
+        return [replace(b, x=b.x + x0, y=b.y + y0) for b in blobs]
 
     def is_red(blob: Blob) -> bool:
         dl, da, db = _lab_rise(ctx, blob)
@@ -193,34 +206,39 @@ def spots_and_acne(ctx: MeasureContext) -> tuple[dict[str, Any], dict[str, Any]]
     def same_place(a: Blob, b: Blob) -> bool:
         return bool(np.hypot(a.x - b.x, a.y - b.y) <= max(a.radius, b.radius))
 
-    dark = scale_space_blobs(darker, skin, ctx.ipd, SPOT_DIAMETERS, SPOT_CONTRAST, SPOT_CFAR_SIGMAS)
+    dark = shifted(
+        scale_space_blobs(darker, skin, ctx.ipd, SPOT_DIAMETERS, SPOT_CONTRAST, SPOT_CFAR_SIGMAS)
+    )
     # Cameras and JPEG keep colour at half the resolution of lightness (4:2:0): one colour
     # sample covers two photo pixels, so redness finer than that is block and ringing noise.
     chroma_pixel = 2.0 * ctx.ipd / ctx.face.source_ipd_px
-    red = scale_space_blobs(
+    red = shifted(scale_space_blobs(
         redder, colour, ctx.ipd, ACNE_DIAMETERS, ACNE_CONTRAST, ACNE_CFAR_SIGMAS,
         finest_radius=chroma_pixel,
-    )  # fmt: skip
+    ))  # fmt: skip
     # A lesion found by both detectors is one lesion, named once by its colour.
     acne = [b for b in red if is_red(b)]
     spots = [
         b for b in dark if not is_red(b) and not any(same_place(b, a) for a in acne if a.found)
     ]
     skin_px = max(int(skin.sum()), 1)
-    found_spots, found_acne = [b for b in spots if b.found], [b for b in acne if b.found]
-    spot_area = sum(np.pi * b.radius**2 for b in found_spots) / skin_px
-    spot_summary = {
-        "count": len(found_spots),
-        "weighted_count": round(sum(_weight(b) for b in spots), 2),
-        "area_fraction": round(spot_area, 5),
-        "locations": _locations(ctx, found_spots),
+    return _blob_summary(ctx, spots, skin_px), _blob_summary(ctx, acne, skin_px, spots=False)
+
+
+def _blob_summary(
+    ctx: MeasureContext, blobs: list[Blob], skin_px: int, spots: bool = True
+) -> dict[str, Any]:
+    """Findings (past both thresholds) are counted and located; every candidate adds its
+    weight to the weighted count."""
+    found = [b for b in blobs if b.found]
+    summary: dict[str, Any] = {
+        "count": len(found),
+        "weighted_count": round(sum(_weight(b) for b in blobs), 2),
     }
-    acne_summary = {
-        "count": len(found_acne),
-        "weighted_count": round(sum(_weight(b) for b in acne), 2),
-        "locations": _locations(ctx, found_acne),
-    }
-    return spot_summary, acne_summary
+    if spots:
+        summary["area_fraction"] = round(sum(np.pi * b.radius**2 for b in found) / skin_px, 5)
+    summary["locations"] = _locations(ctx, found)
+    return summary
 
 
 def pores(ctx: MeasureContext) -> dict[str, Any]:

@@ -77,6 +77,7 @@ def analyze(
                 "take the photo facing the camera in even light",
             )
         )
+    age = model.age.estimate(photo.rgb, landmarks)
     done("landmarks")
     # Everything after this works on the face alone, upright, at one canonical scale.
     face = canonical_face(photo.rgb, landmarks, photo.scale)
@@ -143,6 +144,7 @@ def analyze(
         "concerns": concerns,
         "skin_tone": tone,
         "overall": {"score": overall, "severity": severity(overall)},
+        "age_estimate": age.figures(),
         "ageing_signs": ageing_signs(real_age, {name: c["score"] for name, c in concerns.items()}),
         "timings_ms": timings,
         "disclaimer": "Cosmetic measurements of a photo, not a medical diagnosis.",
