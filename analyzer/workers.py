@@ -140,6 +140,12 @@ class AnalysisPool:
                     raise payload
                 if kind not in ("progress", "result"):
                     return
+                if kind == "result":
+                    # The worker returns right after sending its result: wait for that, so the
+                    # job's slot is free before the caller hears back and sends the next photo
+                    # (else back-to-back callers at the cap are told the analyzer is busy).
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(asyncio.shield(future), 2.0)
                 yield kind, payload
                 if kind == "result":
                     return

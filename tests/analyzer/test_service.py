@@ -17,6 +17,7 @@ from google.protobuf import json_format, struct_pb2
 
 from analyzer.server import build_server
 from analyzer.settings import AnalyzerSettings
+from analyzer.workers import AnalysisPool
 from skin.analyzer.v1 import analyzer_pb2 as pb
 from skin.analyzer.v1 import analyzer_pb2_grpc
 from storage.embedded_postgres import free_port
@@ -130,6 +131,22 @@ async def test_past_the_concurrency_cap_is_resource_exhausted(face_jpeg):
         assert all(o.code() == grpc.StatusCode.RESOURCE_EXHAUSTED for o in busy)
     finally:
         await server.stop(0)
+
+
+async def test_back_to_back_callers_at_the_cap_are_never_told_busy(face_jpeg):
+    # A caller that gets its result and sends the next photo at once finds its slot free: the
+    # slot is released before the result is handed over, not some moment after.
+    pool = AnalysisPool(2, max_concurrent=2)
+    await pool.start()
+
+    async def analyse() -> str:
+        return [kind async for kind, _ in pool.run(face_jpeg, 40)][-1]
+
+    try:
+        for _ in range(6):
+            assert await asyncio.gather(analyse(), analyse()) == ["result", "result"]
+    finally:
+        pool.close()
 
 
 def grpcurl(*args: str) -> subprocess.CompletedProcess[str]:
