@@ -204,3 +204,12 @@ def test_age_is_estimated_from_the_photo_within_12_years(run_analysis, source: S
     assert low <= estimate["years"] <= high
     # The declared age plays no part.
     assert run_analysis(image, real_age=20)["age_estimate"] == estimate
+
+
+@pytest.mark.parametrize("name", ["feat_surprise", "obama"])
+def test_reported_noise_follows_the_added_noise(run_analysis, name):
+    clean = run_analysis(png(rgb_of(name)))["quality"]["noise_sigma"]
+    noisy = run_analysis(png(edits.add_noise(rgb_of(name), 6.0)))["quality"]["noise_sigma"]
+    # Per-channel noise of sigma 6 is ~4 grey levels of luma; it adds in quadrature to the
+    # photo's own grain.
+    assert noisy**2 - clean**2 >= 3.0**2, (clean, noisy)
