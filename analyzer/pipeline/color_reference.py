@@ -46,13 +46,6 @@ class ColourReference:
             else round(float(self.sclera_rgb @ LUMINANCE), 4),
         }
 
-    @property
-    def cast(self) -> float:
-        """How coloured the light is: the sclera's largest over smallest linear channel."""
-        if self.sclera_rgb is None:
-            return 1.0
-        return float(self.sclera_rgb.max() / max(self.sclera_rgb.min(), 1e-6))
-
 
 def sclera_mask(shape: tuple[int, ...], landmarks: np.ndarray) -> np.ndarray:
     """The eye openings (eyelid contours, shrunk away from lashes) without the irises."""
