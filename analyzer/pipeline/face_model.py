@@ -60,6 +60,30 @@ def face_from_landmarks(points: np.ndarray) -> DetectedFace:
     )
 
 
+# A single face narrower than this share of the photo may be one of several: the detector then
+# counts the faces too (a selfie's face is wider, and costs nothing extra), those it scores at
+# least GROUP_CHECK_MIN_SCORE.
+GROUP_CHECK_FACE_FRACTION = 0.25
+GROUP_CHECK_MIN_SCORE = 0.75
+# The landmark model sees each channel stretched between these percentiles of its own values.
+STRETCH_PERCENTILES = (1.0, 99.0)
+
+
+def stretch_levels(rgb: np.ndarray) -> np.ndarray:
+    """Each channel mapped linearly so its 1st and 99th percentiles become 0 and 255. A change
+    of exposure or white balance scales the channels, and this undoes it: the landmark model
+    then sees nearly the same image, so the landmarks, and every region measured from them, do
+    not move with the camera's settings. Only the model's input; nothing is measured on it."""
+    sample = rgb[::4, ::4].reshape(-1, 3)
+    low, high = np.percentile(sample, STRETCH_PERCENTILES, axis=0)
+    levels = np.arange(256, dtype=np.float32)[:, None]
+    tables = np.clip((levels - low) * 255.0 / np.maximum(high - low, 1.0), 0, 255)
+    out = np.empty_like(rgb)
+    for channel in range(3):
+        out[..., channel] = cv2.LUT(rgb[..., channel], tables[:, channel].astype(np.uint8))
+    return out
+
+
 def _same_face(a: DetectedFace, b: DetectedFace) -> bool:
     """Two detections of one face (from overlapping tiles): centres closer than half a box."""
     ax, ay = a.box[0] + a.box[2] / 2, a.box[1] + a.box[3] / 2
@@ -141,7 +165,16 @@ class FaceModel:
         that a small or distant face is reported as such and every face of a group is counted."""
         meshes = self.landmark_sets(rgb)
         if len(meshes) == 1:
-            return [face_from_landmarks(meshes[0])], meshes[0]
+            face = face_from_landmarks(meshes[0])
+            if face.box[2] >= GROUP_CHECK_FACE_FRACTION * rgb.shape[1]:
+                return [face], meshes[0]
+            # A small face may be one of a group the mesh model did not see whole. It is a group
+            # when the detector is sure of another face (a less sure find beside one clear face
+            # is more often a hand or a pattern than a person); then every face it found counts.
+            others = [f for f in self.detect(rgb) if not _same_face(f, face)]
+            if not any((f.score or 0.0) >= GROUP_CHECK_MIN_SCORE for f in others):
+                return [face], meshes[0]
+            return [face, *others], None
         # None or several: the detector counts every face, so a group photo is reported with
         # its real head count and a small face as small.
         faces = [face_from_landmarks(points) for points in meshes]
@@ -154,7 +187,7 @@ class FaceModel:
         """Each face's 478 landmarks as an (N, 3) array: x and y in pixels, z in pixels of
         depth."""
         height, width = rgb.shape[:2]
-        found = self._mesh.process(rgb).multi_face_landmarks or []
+        found = self._mesh.process(stretch_levels(rgb)).multi_face_landmarks or []
         return [
             np.array(
                 [[p.x * width, p.y * height, p.z * width] for p in face.landmark], dtype=np.float64
