@@ -171,7 +171,8 @@ class FaceModel:
             # A small face may be one of a group the mesh model did not see whole. It is a group
             # when the detector is sure of another face (a less sure find beside one clear face
             # is more often a hand or a pattern than a person); then every face it found counts.
-            others = [f for f in self.detect(rgb) if not _same_face(f, face)]
+            # One look at the whole photo (the tiles cost ten): enough to tell a group.
+            others = [f for f in self._detect_once(rgb) if not _same_face(f, face)]
             if not any((f.score or 0.0) >= GROUP_CHECK_MIN_SCORE for f in others):
                 return [face], meshes[0]
             return [face, *others], None
