@@ -127,10 +127,14 @@ def per_region(
     reduce: Any = np.mean,
     within: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """`reduce` of `values` over each region (limited to `within` where given)."""
-    masks = {
-        name: mask if within is None else mask & within for name, mask in ctx.regions.masks.items()
-    }
-    return {
-        name: round(float(reduce(values[mask])), 2) for name, mask in masks.items() if mask.any()
-    }
+    """`reduce` of `values` over each region (limited to `within` where given). Regions are
+    read through their pixels' flat indices, found once, rather than through full-size masks."""
+    flat = values.reshape(-1)
+    keep = None if within is None else within.reshape(-1)
+    result = {}
+    for name, indices in ctx.regions.indices.items():
+        if keep is not None:
+            indices = indices[keep[indices]]
+        if len(indices):
+            result[name] = round(float(reduce(flat[indices])), 2)
+    return result

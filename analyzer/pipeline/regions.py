@@ -8,6 +8,7 @@ photo swaps left and right regions. Left and right are the subject's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -73,6 +74,11 @@ class FaceRegions:
     # Share of each region's box that is measurable skin, in [0, 1].
     skin_fractions: dict[str, float]
     allowed: np.ndarray  # bool: face skin before the regions cut it up (eyes, brows, lips out)
+
+    @cached_property
+    def indices(self) -> dict[str, np.ndarray]:
+        """Each region's pixels as flat indices into the canonical image."""
+        return {name: np.flatnonzero(mask) for name, mask in self.masks.items()}
 
     def box_mask(self, box: tuple[float, float, float, float]) -> np.ndarray:
         """Skin inside a (u0, u1, v0, v1) box of the face's frame (IPD units)."""
