@@ -7,15 +7,14 @@ the analyzer's landmark model on the unedited photo."""
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from PIL import Image
 
-from analyzer.pipeline import face_model as fm
+from analyzer.pipeline import regions
 from analyzer.pipeline.face_model import FaceModel
-from analyzer.pipeline.regions import REGION_BOXES
+from analyzer.pipeline.regions import REGION_BOXES, FaceFrame
 
 
 def encode(rgb: np.ndarray, fmt: str = "JPEG", quality: int = 95) -> bytes:
@@ -48,35 +47,22 @@ def rescale(rgb: np.ndarray, factor: float) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))
 
 
-@dataclass(frozen=True)
-class Frame:
-    """The face's frame in the photo: origin between the iris centres, unit = IPD."""
-
-    origin: np.ndarray
-    x_axis: np.ndarray  # toward the subject's left
-    y_axis: np.ndarray  # down the face
-    ipd: float
-
-    def point(self, u: float, v: float) -> np.ndarray:
-        return self.origin + self.ipd * (u * self.x_axis + v * self.y_axis)
-
-    def uv(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-        """Every pixel's (u, v)."""
-        yy, xx = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
-        dx, dy = xx - self.origin[0], yy - self.origin[1]
-        u = (dx * self.x_axis[0] + dy * self.x_axis[1]) / self.ipd
-        v = (dx * self.y_axis[0] + dy * self.y_axis[1]) / self.ipd
-        return u, v
+def pixel_uv(frame: FaceFrame, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Every pixel's (u, v) in the face's frame (IPD units)."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
+    dx, dy = xx - frame.origin[0], yy - frame.origin[1]
+    u = (dx * frame.x_axis[0] + dy * frame.x_axis[1]) / frame.ipd
+    v = (dx * frame.y_axis[0] + dy * frame.y_axis[1]) / frame.ipd
+    return u, v
 
 
-def face_frame(rgb: np.ndarray, model: FaceModel) -> Frame:
+def face_frame(rgb: np.ndarray, model: FaceModel) -> FaceFrame:
+    """The analyzer's own face frame (origin between the iris centres, unit = IPD) of the one
+    face in the photo."""
     meshes = model.landmark_sets(rgb)
     if len(meshes) != 1:
         raise ValueError(f"{len(meshes)} faces: edits need exactly one")
-    right, left = meshes[0][fm.RIGHT_IRIS, :2], meshes[0][fm.LEFT_IRIS, :2]
-    ipd = float(np.linalg.norm(left - right))
-    x_axis = (left - right) / ipd
-    return Frame((left + right) / 2, x_axis, np.array([-x_axis[1], x_axis[0]]), ipd)
+    return regions.face_frame(meshes[0])
 
 
 def _lab_edit(rgb: np.ndarray, weight: np.ndarray, delta: tuple[float, float, float]) -> np.ndarray:
@@ -98,12 +84,12 @@ def _soft_disc(distance: np.ndarray, radius: float) -> np.ndarray:
 CHEEK_SPOTS = ((0.46, 0.52), (0.72, 0.55), (0.59, 0.67), (0.46, 0.80), (0.72, 0.80))
 
 
-def spot_centres(frame: Frame) -> list[np.ndarray]:
-    return [frame.point(side * u, v) for side in (1, -1) for u, v in CHEEK_SPOTS]
+def spot_centres(frame: FaceFrame) -> list[np.ndarray]:
+    return [frame.to_image(side * u, v) for side in (1, -1) for u, v in CHEEK_SPOTS]
 
 
 def plant_spots(
-    rgb: np.ndarray, frame: Frame, delta_l: float = 12.0, radius_ipd: float = 0.034
+    rgb: np.ndarray, frame: FaceFrame, delta_l: float = 12.0, radius_ipd: float = 0.034
 ) -> np.ndarray:
     """Brown spots (lentigo-like): L* lower by delta_l, b* higher by 0.3 x delta_l."""
     yy, xx = np.mgrid[: rgb.shape[0], : rgb.shape[1]].astype(np.float32)
@@ -127,12 +113,12 @@ LEFT_CHEEK_BOX = REGION_BOXES["left_cheek"]
 UNDER_EYE_BOX = (0.22, 0.78, 0.12, 0.34)
 
 
-def redden_left_cheek(rgb: np.ndarray, frame: Frame, delta_a: float = 4.0) -> np.ndarray:
-    u, v = frame.uv(rgb.shape)
+def redden_left_cheek(rgb: np.ndarray, frame: FaceFrame, delta_a: float = 4.0) -> np.ndarray:
+    u, v = pixel_uv(frame, rgb.shape)
     return _lab_edit(rgb, _soft_box(u, v, LEFT_CHEEK_BOX), (0.0, delta_a, 0.0))
 
 
-def darken_under_eyes(rgb: np.ndarray, frame: Frame, delta_l: float = 5.0) -> np.ndarray:
-    u, v = frame.uv(rgb.shape)
+def darken_under_eyes(rgb: np.ndarray, frame: FaceFrame, delta_l: float = 5.0) -> np.ndarray:
+    u, v = pixel_uv(frame, rgb.shape)
     weight = np.maximum(_soft_box(u, v, UNDER_EYE_BOX), _soft_box(-u, v, UNDER_EYE_BOX))
     return _lab_edit(rgb, weight, (-delta_l, 0.0, 0.0))
