@@ -42,9 +42,14 @@ class ColourReference:
             "sclera_pixels": self.sclera_pixels,
             "gains": [round(float(g), 3) for g in self.gains],
             "sclera_luminance": None
-            if self.sclera_rgb is None
-            else round(float(self.sclera_rgb @ LUMINANCE), 4),
+            if self.sclera_luminance is None
+            else round(self.sclera_luminance, 4),
         }
+
+    @property
+    def sclera_luminance(self) -> float | None:
+        """The sclera's linear luminance before correction (None when none was found)."""
+        return None if self.sclera_rgb is None else float(self.sclera_rgb @ LUMINANCE)
 
 
 def sclera_mask(shape: tuple[int, ...], landmarks: np.ndarray) -> np.ndarray:

@@ -10,7 +10,6 @@ import numpy as np
 
 from analyzer.pipeline import metrics_color, metrics_structure
 from analyzer.pipeline.canonical import CANONICAL_IPD, canonical_face
-from analyzer.pipeline.color_reference import LUMINANCE
 from analyzer.pipeline.decode import decode_photo
 from analyzer.pipeline.face_model import FaceModel
 from analyzer.pipeline.measure_context import build_context
@@ -82,9 +81,9 @@ def analyze(
     # Everything after this works on the face alone, upright, at one canonical scale.
     face = canonical_face(photo.rgb, landmarks, photo.scale)
     ctx = build_context(face)
-    sclera = ctx.reference.sclera_rgb if ctx.reference.kind == "sclera" else None
+    trusted = ctx.reference.kind == "sclera"
     check_lighting_against_sclera(
-        report.figures["face_lightness"], None if sclera is None else float(sclera @ LUMINANCE)
+        report.figures["face_lightness"], ctx.reference.sclera_luminance if trusted else None
     )
     done("regions")
     spots, acne = metrics_structure.spots_and_acne(ctx)
