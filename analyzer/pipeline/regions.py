@@ -138,7 +138,8 @@ def build_regions(
     if inside is not None:
         allowed &= inside
     polygons = {name: _box_polygon(frame, box) for name, box in REGION_BOXES.items()}
-    masks = {name: _fill(shape, polygon) & allowed for name, polygon in polygons.items()}
+    boxes = {name: _fill(shape, polygon) for name, polygon in polygons.items()}
+    masks = {name: box & allowed for name, box in boxes.items()}
     forehead = masks["forehead"]
     band = _fill(shape, _box_polygon(frame, FOREHEAD_REFERENCE_BAND)) & allowed
     if band.sum() >= 20:
@@ -158,8 +159,8 @@ def build_regions(
     for mask in masks.values():
         skin |= mask
     fractions = {
-        name: round(float(masks[name].sum()) / max(1, int(_fill(shape, polygon).sum())), 3)
-        for name, polygon in polygons.items()
+        name: round(float(masks[name].sum()) / max(1, int(box.sum())), 3)
+        for name, box in boxes.items()
     }
     return FaceRegions(
         frame=frame,
