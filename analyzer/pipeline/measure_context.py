@@ -60,7 +60,7 @@ class MeasureContext:
 
 
 def build_context(face: CanonicalFace) -> MeasureContext:
-    linear = _LINEAR[face.rgb]
+    linear = linear_rgb(face.rgb)
     reference = estimate_reference(linear, face.landmarks)
     corrected = np.clip(linear * reference.gains, 0.0, 1.0)
     lab = cv2.cvtColor(linear, cv2.COLOR_LRGB2Lab)
