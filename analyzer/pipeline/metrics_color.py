@@ -98,7 +98,7 @@ def dark_circles(ctx: MeasureContext) -> dict[str, Any]:
         u0, u1 = UNDER_EYE_U
         eye = regions.box_mask(_mirror((u0, u1, *UNDER_EYE_V), sign))
         band = regions.box_mask(_mirror((u0, u1, *CHEEK_BAND_V), sign))
-        if eye.sum() < 20 or band.sum() < 20:
+        if np.count_nonzero(eye) < 20 or np.count_nonzero(band) < 20:
             continue
         under, below = np.median(lab[eye], axis=0), np.median(lab[band], axis=0)
         sides[side] = {

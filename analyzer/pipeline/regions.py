@@ -142,7 +142,7 @@ def build_regions(
     masks = {name: box & allowed for name, box in boxes.items()}
     forehead = masks["forehead"]
     band = _fill(shape, _box_polygon(frame, FOREHEAD_REFERENCE_BAND)) & allowed
-    if band.sum() >= 20:
+    if np.count_nonzero(band) >= 20:
         reference = np.median(lab[band], axis=0)
         pixels = lab[forehead]
         distance = np.linalg.norm(pixels - reference, axis=1)
@@ -159,7 +159,7 @@ def build_regions(
     for mask in masks.values():
         skin |= mask
     fractions = {
-        name: round(float(masks[name].sum()) / max(1, int(box.sum())), 3)
+        name: round(np.count_nonzero(masks[name]) / max(1, np.count_nonzero(box)), 3)
         for name, box in boxes.items()
     }
     return FaceRegions(
