@@ -28,6 +28,10 @@ class DecodedPhoto:
     format: str
     original_width: int
     original_height: int
+    # JPEG's 8x8 block grid as it lands on the working copy (px), when that is a whole number
+    # of at least 2 (a 1/8-scale draft or a resize leaves no grid to see): blocking is measured
+    # on it.
+    block_period: int | None = None
 
     @property
     def scale(self) -> float:
@@ -76,6 +80,7 @@ def decode_photo(data: bytes, limits: PhotoLimits = PHOTO_LIMITS) -> DecodedPhot
                 if shrink < 1:
                     image.draft("RGB", (round(width * shrink), round(height * shrink)))
             image.load()
+            block = 8.0 * image.size[0] / width if kind == "JPEG" else None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise reject(_too_many_pixels(0, 0, limits)) from exc
     except (OSError, SyntaxError, ValueError) as exc:
@@ -102,7 +107,9 @@ def decode_photo(data: bytes, limits: PhotoLimits = PHOTO_LIMITS) -> DecodedPhot
         factor = limits.working_side / longest
         size = (max(1, round(rgb.shape[1] * factor)), max(1, round(rgb.shape[0] * factor)))
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    return DecodedPhoto(rgb, kind, width, height)
+        block = None
+    period = round(block) if block is not None and block >= 2 and block == round(block) else None
+    return DecodedPhoto(rgb, kind, width, height, period)
 
 
 # PNG colour types (IHDR byte 25) and their samples per pixel.

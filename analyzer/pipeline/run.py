@@ -17,7 +17,7 @@ from analyzer.pipeline.quality import check_lighting_against_sclera, check_quali
 from analyzer.pipeline.rejection import Failure, reject
 from analyzer.pipeline.scores import SCORE_RULES, ageing_signs, region_scores, score, severity
 
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"
 ANALYZER_VERSION = "0.2.0"
 # Stage names as the stream reports them, with the share of the work done when each ends.
 STAGES = (("decode", 0.10), ("quality", 0.30), ("landmarks", 0.45), ("regions", 0.55),
@@ -63,7 +63,9 @@ def analyze(
     photo = decode_photo(image)
     done("decode")
     faces, landmarks = model.find_faces(photo.rgb)
-    report = check_quality(photo.rgb, faces, photo.scale, landmarks)
+    report = check_quality(
+        photo.rgb, faces, photo.scale, landmarks, block_period=photo.block_period
+    )
     done("quality")
     if landmarks is None:  # found by the full-range detector only: try the mesh once more
         meshes = model.landmark_sets(photo.rgb)

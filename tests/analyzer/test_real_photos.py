@@ -215,6 +215,18 @@ def test_reported_noise_follows_the_added_noise(run_analysis, name):
     assert noisy**2 - clean**2 >= 3.0**2, (clean, noisy)
 
 
+@pytest.mark.parametrize("name", ["astronaut", "grace_hopper"])
+def test_reported_blocking_follows_jpeg_quality(run_analysis, name):
+    def blockiness(image: bytes) -> float | None:
+        return run_analysis(image)["quality"]["jpeg_blockiness"]
+
+    rgb = rgb_of(name)
+    fine, coarse = (blockiness(edits.encode(rgb, "JPEG", q)) for q in (95, 25))
+    assert fine is not None and coarse is not None
+    assert coarse >= fine + 0.25, (fine, coarse)
+    assert blockiness(png(rgb)) is None  # no block grid to measure
+
+
 @pytest.mark.parametrize("name", ["obama", "feat_happy"])
 def test_landmarks_do_not_move_with_exposure_or_white_balance(face_model: FaceModel, name):
     # The landmark model sees each channel stretched to its own range, so a camera setting that
