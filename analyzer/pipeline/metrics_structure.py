@@ -303,10 +303,10 @@ def wrinkles(ctx: MeasureContext) -> dict[str, Any]:
     fractions: dict[str, float] = {}
     line_pixels = total_pixels = 0
     for name in WRINKLE_REGIONS:
-        mask = masks[name]
-        if not mask.any():
+        mask, indices = masks[name], ctx.regions.indices[name]
+        if not len(indices):
             continue
-        ys, xs = np.nonzero(mask)
+        ys, xs = np.divmod(indices, mask.shape[1])
         pad = int(3 * sigmas[-1]) + 1
         y0, y1 = max(0, ys.min() - pad), min(mask.shape[0], ys.max() + pad + 1)
         x0, x1 = max(0, xs.min() - pad), min(mask.shape[1], xs.max() + pad + 1)
