@@ -82,7 +82,14 @@ def claims_for_user(user_id: str, token_claims: dict[str, Any] | None) -> str:
     return json.dumps(claims, separators=(",", ":"))
 
 
-SERVICE_CLAIMS = json.dumps({"role": "service_role"})
+USER_ROLE, SERVICE_ROLE = "authenticated", "service_role"
+SERVICE_CLAIMS = json.dumps({"role": SERVICE_ROLE})
+
+
+def service_claims(user_id: str) -> str:
+    """The claims of a service transaction acting for `user_id` (for the record: service_role
+    bypasses RLS, so the statements' own user_id filter is what scopes it)."""
+    return json.dumps({"role": SERVICE_ROLE, "acting_for": user_id}, separators=(",", ":"))
 
 
 class Database:
@@ -109,18 +116,16 @@ class Database:
         await self.pool.open(wait=False)
 
     @asynccontextmanager
-    async def as_user(self, user_id: str, claims_json: str) -> AsyncIterator[AsyncConnection[Any]]:
-        """A transaction in which RLS sees `user_id` as the caller; committed on success."""
+    async def acting(self, role: str, claims_json: str) -> AsyncIterator[AsyncConnection[Any]]:
+        """A transaction as `role` with these JWT claims, committed on success: as
+        `authenticated`, RLS sees the claims' `sub` as the caller."""
         async with self.pool.connection() as conn:
-            await conn.execute(SET_IDENTITY, _identity("authenticated", claims_json))
+            await conn.execute(SET_IDENTITY, _identity(role, claims_json))
             yield conn
 
-    @asynccontextmanager
-    async def as_service(self) -> AsyncIterator[AsyncConnection[Any]]:
+    def as_service(self) -> Any:
         """A transaction as service_role (BYPASSRLS), for the janitor only."""
-        async with self.pool.connection() as conn:
-            await conn.execute(SET_IDENTITY, _identity("service_role", SERVICE_CLAIMS))
-            yield conn
+        return self.acting(SERVICE_ROLE, SERVICE_CLAIMS)
 
     async def ensure_local_user(self, user_id: str) -> None:
         """Local mode: creates the auth.users row of a user seen for the first time."""

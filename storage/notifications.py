@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from skin.progress import relayable_event
 from storage.repository import NOTIFY_CHANNEL
 
 logger = logging.getLogger(__name__)
@@ -55,13 +56,16 @@ class TaskEvents:
                     del self._queues[task_id]
 
     def _dispatch(self, payload: str) -> None:
+        # Any database session may NOTIFY this channel: only well-formed events pass, and only
+        # their known fields.
         try:
-            event = json.loads(payload)
-            task_id = str(event["task_id"])
-        except (ValueError, KeyError, TypeError):
-            logger.warning("ignoring a malformed notification")
+            event = relayable_event(json.loads(payload))
+        except ValueError:
+            event = None
+        if event is None:
+            logger.warning("ignoring a malformed notification (%d bytes)", len(payload))
             return
-        for queue in self._queues.get(task_id, ()):
+        for queue in self._queues.get(event["task_id"], ()):
             _offer(queue, event)
 
     def _resync_all(self) -> None:

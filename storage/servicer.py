@@ -18,6 +18,7 @@ from skin.errors import (
 )
 from skin.grpc_runtime import current_caller
 from skin.identity import parse_uuid
+from skin.progress import progress_problem
 from skin.storage.v1 import storage_pb2, storage_pb2_grpc
 from skin.structs import from_struct
 from storage import repository
@@ -27,14 +28,19 @@ from storage.convert import (
     encode_page_token,
     task_to_proto,
 )
-from storage.database import Database, claims_for_user
+from storage.database import (
+    SERVICE_ROLE,
+    USER_ROLE,
+    Database,
+    claims_for_user,
+    service_claims,
+)
 from storage.notifications import TaskEvents
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
 MAX_ERROR_CHARS = 2000
-MAX_PROGRESS_MESSAGE_CHARS = 500
 MAX_IDEMPOTENCY_KEY_CHARS = 255
 # A watcher re-reads its task this often even without a notification (a safety net only).
 WATCH_REFRESH_SECONDS = 15.0
@@ -70,10 +76,18 @@ async def _refusal(
 
 
 class Acting:
-    """The user a call acts for and the claims its transaction carries."""
+    """The user a call acts for, and the database role and claims its transaction carries: a
+    user's token acts as `authenticated` with the token's claims (RLS and the column
+    privileges bind it); a service_role token acts as `service_role` for the user it names,
+    and every statement still filters on that user."""
 
-    def __init__(self, requested_user_id: str) -> None:
+    def __init__(self, requested_user_id: str, *, service_only: bool = False) -> None:
         caller = current_caller.get()
+        if service_only and not caller.is_service:
+            raise PermissionDenied(
+                "only the analysis service writes a task's status, result, routine and progress",
+                reason="SERVICE_ROLE_REQUIRED",
+            )
         if caller.is_service:
             if not requested_user_id:
                 raise InvalidArgument("user_id", "is required with a service_role token")
@@ -81,7 +95,8 @@ class Acting:
             if user_id is None:
                 raise InvalidArgument("user_id", "must be a UUID")
             self.user_id = user_id
-            self.claims = claims_for_user(user_id, None)
+            self.role = SERVICE_ROLE
+            self.claims = service_claims(user_id)
             return
         assert caller.user_id is not None
         if requested_user_id and parse_uuid(requested_user_id) != caller.user_id:
@@ -90,7 +105,11 @@ class Acting:
                 reason="USER_MISMATCH",
             )
         self.user_id = caller.user_id
+        self.role = USER_ROLE
         self.claims = claims_for_user(caller.user_id, caller.claims)
+
+    def transaction(self, database: Database) -> Any:
+        return database.acting(self.role, self.claims)
 
 
 class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
@@ -116,7 +135,7 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
         if self._local_users and acting.user_id not in self._known_users:
             await self._db.ensure_local_user(acting.user_id)
             self._known_users.add(acting.user_id)
-        async with self._db.as_user(acting.user_id, acting.claims) as conn:
+        async with acting.transaction(self._db) as conn:
             row, created = await repository.create_task(conn, acting.user_id, real_age, key)
         return storage_pb2.CreateTaskResponse(task=task_to_proto(row), created=created)
 
@@ -125,7 +144,7 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
     ) -> storage_pb2.GetTaskResponse:
         acting = Acting(request.user_id)
         task_id = _task_id(request.task_id)
-        async with self._db.as_user(acting.user_id, acting.claims) as conn:
+        async with acting.transaction(self._db) as conn:
             row = await repository.get_task(conn, acting.user_id, task_id)
         if row is None:
             raise _not_found(task_id)
@@ -139,7 +158,7 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
             raise InvalidArgument("page_size", "must not be negative")
         size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         after = decode_page_token(request.page_token) if request.page_token else None
-        async with self._db.as_user(acting.user_id, acting.claims) as conn:
+        async with acting.transaction(self._db) as conn:
             rows = await repository.list_tasks(conn, acting.user_id, size + 1, after)
         page, more = rows[:size], len(rows) > size
         return storage_pb2.ListTasksResponse(
@@ -150,7 +169,7 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
     async def UpdateTask(
         self, request: storage_pb2.UpdateTaskRequest, context: grpc.aio.ServicerContext
     ) -> storage_pb2.UpdateTaskResponse:
-        acting = Acting(request.user_id)
+        acting = Acting(request.user_id, service_only=True)
         task_id = _task_id(request.task_id)
         status = PROTO_TO_STATUS.get(request.status)
         if status is None:
@@ -166,7 +185,7 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
             raise InvalidArgument("error", f"must be at most {MAX_ERROR_CHARS} characters")
         result = from_struct(request.result) if has_result else None
         error = request.error if has_error else None
-        async with self._db.as_user(acting.user_id, acting.claims) as conn:
+        async with acting.transaction(self._db) as conn:
             row = await repository.update_status(
                 conn, acting.user_id, task_id, status, result, error
             )
@@ -178,10 +197,12 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
             raise refusal
         return storage_pb2.UpdateTaskResponse(task=task_to_proto(row))
 
-    async def _set_after_success(self, user_id: str, task_id: str, column: str, value: Any) -> Any:
-        acting = Acting(user_id)
+    async def _set_after_success(
+        self, user_id: str, task_id: str, column: str, value: Any, *, service_only: bool
+    ) -> Any:
+        acting = Acting(user_id, service_only=service_only)
         task_id = _task_id(task_id)
-        async with self._db.as_user(acting.user_id, acting.claims) as conn:
+        async with acting.transaction(self._db) as conn:
             row = await repository.set_column_if_succeeded(
                 conn, acting.user_id, task_id, column, value
             )
@@ -199,8 +220,9 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
         if not request.HasField("intake"):
             raise InvalidArgument("intake", "is required")
         task = await self._set_after_success(
-            request.user_id, request.task_id, "intake", from_struct(request.intake)
-        )
+            request.user_id, request.task_id, "intake", from_struct(request.intake),
+            service_only=False,
+        )  # fmt: skip
         return storage_pb2.SetIntakeResponse(task=task)
 
     async def SetRoutine(
@@ -209,8 +231,9 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
         if not request.HasField("routine"):
             raise InvalidArgument("routine", "is required")
         task = await self._set_after_success(
-            request.user_id, request.task_id, "routine_json", from_struct(request.routine)
-        )
+            request.user_id, request.task_id, "routine_json", from_struct(request.routine),
+            service_only=True,
+        )  # fmt: skip
         return storage_pb2.SetRoutineResponse(task=task)
 
     async def DeleteTask(
@@ -218,7 +241,7 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
     ) -> storage_pb2.DeleteTaskResponse:
         acting = Acting(request.user_id)
         task_id = _task_id(request.task_id)
-        async with self._db.as_user(acting.user_id, acting.claims) as conn:
+        async with acting.transaction(self._db) as conn:
             deleted = await repository.delete_task(conn, acting.user_id, task_id)
         if not deleted:
             raise _not_found(task_id)
@@ -227,21 +250,18 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
     async def PublishProgress(
         self, request: storage_pb2.PublishProgressRequest, context: grpc.aio.ServicerContext
     ) -> storage_pb2.PublishProgressResponse:
-        acting = Acting(request.user_id)
+        acting = Acting(request.user_id, service_only=True)
         task_id = _task_id(request.task_id)
         progress = request.progress
-        if not progress.stage:
-            raise InvalidArgument("progress.stage", "is required")
-        if not 0.0 <= progress.fraction <= 1.0:
-            raise InvalidArgument("progress.fraction", "must be between 0 and 1")
-        if len(progress.message) > MAX_PROGRESS_MESSAGE_CHARS or len(progress.stage) > 64:
-            raise InvalidArgument("progress.message", "is too long")
+        problem = progress_problem(progress.stage, progress.fraction, progress.message)
+        if problem is not None:
+            raise InvalidArgument(f"progress.{problem[0]}", problem[1])
         payload = {
             "stage": progress.stage,
             "fraction": progress.fraction,
             "message": progress.message,
         }
-        async with self._db.as_user(acting.user_id, acting.claims) as conn:
+        async with acting.transaction(self._db) as conn:
             sent = await repository.publish_progress(conn, acting.user_id, task_id, payload)
             refusal = None if sent else await _refusal(
                 conn, acting.user_id, task_id, "TASK_FINISHED",
@@ -270,7 +290,7 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
                         )
                     )
                 else:
-                    async with self._db.as_user(acting.user_id, acting.claims) as conn:
+                    async with acting.transaction(self._db) as conn:
                         row = await repository.get_task(conn, acting.user_id, task_id)
                     if row is None:
                         raise _not_found(task_id)

@@ -27,3 +27,9 @@ def user(
     """A fresh user and the call metadata carrying their token."""
     user_id = make_user()
     return user_id, auth(token_for(user_id))
+
+
+@pytest.fixture(scope="session")
+def service_md(service_token: str) -> list[tuple[str, str]]:
+    """Call metadata of the analysis service (service_role), which writes results."""
+    return auth(service_token)

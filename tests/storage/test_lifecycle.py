@@ -36,27 +36,32 @@ async def test_create_returns_queued_task_owned_by_caller(stub, user):
     assert fetched == task
 
 
-async def test_task_moves_queued_running_succeeded(stub, user):
-    _, md = user
+async def test_task_moves_queued_running_succeeded(stub, user, service_md):
+    user_id, md = user
     task = await create(stub, md)
     running = await stub.UpdateTask(
-        pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_RUNNING), metadata=md
+        pb.UpdateTaskRequest(user_id=user_id, task_id=task.id, status=pb.TASK_STATUS_RUNNING),
+        metadata=service_md,
     )
     assert running.task.status == pb.TASK_STATUS_RUNNING
     done = await stub.UpdateTask(
-        pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_SUCCEEDED, result=RESULT),
-        metadata=md,
+        pb.UpdateTaskRequest(
+            user_id=user_id, task_id=task.id, status=pb.TASK_STATUS_SUCCEEDED, result=RESULT
+        ),
+        metadata=service_md,
     )
     assert done.task.status == pb.TASK_STATUS_SUCCEEDED
     assert done.task.result["scores"]["redness"] == 12.5
 
 
-async def test_terminal_status_never_changes(stub, user):
-    _, md = user
+async def test_terminal_status_never_changes(stub, user, service_md):
+    user_id, md = user
     task = await create(stub, md)
     await stub.UpdateTask(
-        pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_FAILED, error="NO_FACE"),
-        metadata=md,
+        pb.UpdateTaskRequest(
+            user_id=user_id, task_id=task.id, status=pb.TASK_STATUS_FAILED, error="NO_FACE"
+        ),
+        metadata=service_md,
     )
     for status, extra in (
         (pb.TASK_STATUS_RUNNING, {}),
@@ -65,7 +70,8 @@ async def test_terminal_status_never_changes(stub, user):
     ):
         info = await rpc_error(
             stub.UpdateTask(
-                pb.UpdateTaskRequest(task_id=task.id, status=status, **extra), metadata=md
+                pb.UpdateTaskRequest(user_id=user_id, task_id=task.id, status=status, **extra),
+                metadata=service_md,
             ),
             grpc.StatusCode.FAILED_PRECONDITION,
             "INVALID_STATUS_TRANSITION",
@@ -75,35 +81,38 @@ async def test_terminal_status_never_changes(stub, user):
     assert still.status == pb.TASK_STATUS_FAILED and still.error == "NO_FACE"
 
 
-async def test_running_cannot_go_back_to_queued(stub, user):
-    _, md = user
+async def test_running_cannot_go_back_to_queued(stub, user, service_md):
+    user_id, md = user
     task = await create(stub, md)
     await stub.UpdateTask(
-        pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_RUNNING), metadata=md
+        pb.UpdateTaskRequest(user_id=user_id, task_id=task.id, status=pb.TASK_STATUS_RUNNING),
+        metadata=service_md,
     )
     await rpc_error(
         stub.UpdateTask(
-            pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_QUEUED), metadata=md
+            pb.UpdateTaskRequest(user_id=user_id, task_id=task.id, status=pb.TASK_STATUS_QUEUED),
+            metadata=service_md,
         ),
         grpc.StatusCode.FAILED_PRECONDITION,
     )
 
 
-async def test_updated_at_is_set_by_the_trigger(stub, user):
-    _, md = user
+async def test_updated_at_is_set_by_the_trigger(stub, user, service_md):
+    user_id, md = user
     task = await create(stub, md)
     await asyncio.sleep(0.01)
     running = (
         await stub.UpdateTask(
-            pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_RUNNING), metadata=md
+            pb.UpdateTaskRequest(user_id=user_id, task_id=task.id, status=pb.TASK_STATUS_RUNNING),
+            metadata=service_md,
         )
     ).task
     assert running.update_time.ToDatetime() > task.update_time.ToDatetime()
     assert running.create_time == task.create_time
 
 
-async def test_malformed_requests_name_the_field(stub, user):
-    _, md = user
+async def test_malformed_requests_name_the_field(stub, user, service_md):
+    user_id, md = user
     task = await create(stub, md)
     cases = [
         (stub.GetTask(pb.GetTaskRequest(task_id="not-a-uuid"), metadata=md), "task_id"),
@@ -111,32 +120,47 @@ async def test_malformed_requests_name_the_field(stub, user):
         (stub.CreateTask(pb.CreateTaskRequest(real_age=500), metadata=md), "real_age"),
         (stub.ListTasks(pb.ListTasksRequest(page_size=-1), metadata=md), "page_size"),
         (stub.ListTasks(pb.ListTasksRequest(page_token="%%garbage"), metadata=md), "page_token"),
-        (stub.UpdateTask(pb.UpdateTaskRequest(task_id=task.id), metadata=md), "status"),
         (
             stub.UpdateTask(
-                pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_SUCCEEDED), metadata=md
+                pb.UpdateTaskRequest(user_id=user_id, task_id=task.id), metadata=service_md
+            ),
+            "status",
+        ),
+        (
+            stub.UpdateTask(
+                pb.UpdateTaskRequest(
+                    user_id=user_id, task_id=task.id, status=pb.TASK_STATUS_SUCCEEDED
+                ),
+                metadata=service_md,
             ),
             "result",
         ),
         (
             stub.UpdateTask(
-                pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_FAILED), metadata=md
+                pb.UpdateTaskRequest(
+                    user_id=user_id, task_id=task.id, status=pb.TASK_STATUS_FAILED
+                ),
+                metadata=service_md,
             ),
             "error",
         ),
         (
             stub.UpdateTask(
-                pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_RUNNING, error="x"),
-                metadata=md,
+                pb.UpdateTaskRequest(
+                    user_id=user_id, task_id=task.id, status=pb.TASK_STATUS_RUNNING, error="x"
+                ),
+                metadata=service_md,
             ),
             "error",
         ),
         (
             stub.PublishProgress(
                 pb.PublishProgressRequest(
-                    task_id=task.id, progress=pb.TaskProgress(stage="decode", fraction=2)
+                    user_id=user_id,
+                    task_id=task.id,
+                    progress=pb.TaskProgress(stage="decode", fraction=2),
                 ),
-                metadata=md,
+                metadata=service_md,
             ),
             "progress.fraction",
         ),
@@ -156,8 +180,8 @@ async def test_unknown_task_is_not_found(stub, user):
     )
 
 
-async def test_intake_and_routine_need_a_succeeded_analysis(stub, user):
-    _, md = user
+async def test_intake_and_routine_need_a_succeeded_analysis(stub, user, service_md):
+    user_id, md = user
     task = await create(stub, md)
     intake = struct_pb2.Struct()
     intake.update({"skin_type": "oily"})
@@ -167,8 +191,10 @@ async def test_intake_and_routine_need_a_succeeded_analysis(stub, user):
         "ANALYSIS_NOT_SUCCEEDED",
     )
     await stub.UpdateTask(
-        pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_SUCCEEDED, result=RESULT),
-        metadata=md,
+        pb.UpdateTaskRequest(
+            user_id=user_id, task_id=task.id, status=pb.TASK_STATUS_SUCCEEDED, result=RESULT
+        ),
+        metadata=service_md,
     )
     with_intake = (
         await stub.SetIntake(pb.SetIntakeRequest(task_id=task.id, intake=intake), metadata=md)
@@ -177,7 +203,10 @@ async def test_intake_and_routine_need_a_succeeded_analysis(stub, user):
     routine = struct_pb2.Struct()
     routine.update({"am": [{"step": "cleanser"}]})
     with_routine = (
-        await stub.SetRoutine(pb.SetRoutineRequest(task_id=task.id, routine=routine), metadata=md)
+        await stub.SetRoutine(
+            pb.SetRoutineRequest(user_id=user_id, task_id=task.id, routine=routine),
+            metadata=service_md,
+        )
     ).task
     assert with_routine.routine["am"][0]["step"] == "cleanser"
     assert with_routine.intake == with_intake.intake
@@ -221,17 +250,24 @@ async def test_delete_removes_the_task(stub, user):
     )
 
 
-async def test_janitor_fails_only_stale_unfinished_tasks(stub, user, storage_server, pg_admin_url):
-    _, md = user
+async def test_janitor_fails_only_stale_unfinished_tasks(
+    stub, user, storage_server, pg_admin_url, service_md
+):
+    user_id, md = user
     stale_queued = await create(stub, md)
     stale_running = await create(stub, md)
     await stub.UpdateTask(
-        pb.UpdateTaskRequest(task_id=stale_running.id, status=pb.TASK_STATUS_RUNNING), metadata=md
+        pb.UpdateTaskRequest(
+            user_id=user_id, task_id=stale_running.id, status=pb.TASK_STATUS_RUNNING
+        ),
+        metadata=service_md,
     )
     finished = await create(stub, md)
     await stub.UpdateTask(
-        pb.UpdateTaskRequest(task_id=finished.id, status=pb.TASK_STATUS_SUCCEEDED, result=RESULT),
-        metadata=md,
+        pb.UpdateTaskRequest(
+            user_id=user_id, task_id=finished.id, status=pb.TASK_STATUS_SUCCEEDED, result=RESULT
+        ),
+        metadata=service_md,
     )
     fresh = await create(stub, md)
     # Age three tasks as if their process had died an hour ago; the trigger would reset

@@ -32,29 +32,30 @@ def two_users(make_user, token_for):
     return (a, auth(token_for(a))), (b, auth(token_for(b)))
 
 
-async def test_other_users_task_is_not_found_everywhere(stub, two_users):
-    (_, md_a), (_, md_b) = two_users
+async def test_other_users_task_is_not_found_everywhere(stub, two_users, service_md):
+    (_, md_a), (b, md_b) = two_users
     task = (await stub.CreateTask(pb.CreateTaskRequest(real_age=30), metadata=md_a)).task
     result = struct_pb2.Struct()
     result.update({"x": 1})
+    progress = pb.TaskProgress(stage="decode", fraction=0.1)
     calls = [
         stub.GetTask(pb.GetTaskRequest(task_id=task.id), metadata=md_b),
-        stub.UpdateTask(
-            pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_RUNNING), metadata=md_b
-        ),
-        stub.UpdateTask(
-            pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_SUCCEEDED, result=result),
-            metadata=md_b,
-        ),
         stub.SetIntake(pb.SetIntakeRequest(task_id=task.id, intake=result), metadata=md_b),
-        stub.SetRoutine(pb.SetRoutineRequest(task_id=task.id, routine=result), metadata=md_b),
-        stub.PublishProgress(
-            pb.PublishProgressRequest(
-                task_id=task.id, progress=pb.TaskProgress(stage="decode", fraction=0.1)
-            ),
-            metadata=md_b,
-        ),
         stub.DeleteTask(pb.DeleteTaskRequest(task_id=task.id), metadata=md_b),
+        # The service acting for B cannot reach A's task either: every statement filters on
+        # the user it names.
+        stub.GetTask(pb.GetTaskRequest(user_id=b, task_id=task.id), metadata=service_md),
+        stub.UpdateTask(
+            pb.UpdateTaskRequest(user_id=b, task_id=task.id, status=pb.TASK_STATUS_RUNNING),
+            metadata=service_md,
+        ),
+        stub.SetRoutine(
+            pb.SetRoutineRequest(user_id=b, task_id=task.id, routine=result), metadata=service_md
+        ),
+        stub.PublishProgress(
+            pb.PublishProgressRequest(user_id=b, task_id=task.id, progress=progress),
+            metadata=service_md,
+        ),
     ]
     for call in calls:
         await rpc_error(call, grpc.StatusCode.NOT_FOUND, "TASK_NOT_FOUND")
@@ -167,7 +168,9 @@ async def test_moving_a_task_to_another_user_is_refused(stub, two_users, login_r
     task = (await stub.CreateTask(pb.CreateTaskRequest(), metadata=md_a)).task
     with psycopg.connect(login_role_url) as conn:
         conn.execute(SET_IDENTITY, (json.dumps({"sub": a, "role": "authenticated"}),))
-        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+        # user_id is not a column a user may update at all (column privileges); RLS would
+        # refuse it too.
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
             conn.execute(
                 "update public.skin_analysis_tasks set user_id = %s where id = %s",
                 (b, uuid.UUID(task.id)),
@@ -192,3 +195,80 @@ async def test_deleting_the_user_deletes_their_tasks(stub, user, pg_admin_url):
     await rpc_error(
         stub.GetTask(pb.GetTaskRequest(task_id=task.id), metadata=md), grpc.StatusCode.NOT_FOUND
     )
+
+
+async def test_a_user_cannot_write_status_result_routine_or_progress(stub, user):
+    # Found by an attacker: a user marked their own task SUCCEEDED with a forged result and
+    # stored a malformed routine. Only the service identity writes these.
+    _, md = user
+    task = (await stub.CreateTask(pb.CreateTaskRequest(), metadata=md)).task
+    forged = struct_pb2.Struct()
+    forged.update({"forged": True})
+    calls = [
+        stub.UpdateTask(
+            pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_SUCCEEDED, result=forged),
+            metadata=md,
+        ),
+        stub.UpdateTask(
+            pb.UpdateTaskRequest(task_id=task.id, status=pb.TASK_STATUS_FAILED, error="x"),
+            metadata=md,
+        ),
+        stub.SetRoutine(pb.SetRoutineRequest(task_id=task.id, routine=forged), metadata=md),
+        stub.PublishProgress(
+            pb.PublishProgressRequest(
+                task_id=task.id, progress=pb.TaskProgress(stage="decode", fraction=0.5)
+            ),
+            metadata=md,
+        ),
+    ]
+    for call in calls:
+        await rpc_error(call, grpc.StatusCode.PERMISSION_DENIED, "SERVICE_ROLE_REQUIRED")
+    unchanged = (await stub.GetTask(pb.GetTaskRequest(task_id=task.id), metadata=md)).task
+    assert unchanged.status == pb.TASK_STATUS_QUEUED and not unchanged.HasField("result")
+
+
+@pytest.mark.parametrize(
+    ("statement", "allowed"),
+    [
+        ("insert into public.skin_analysis_tasks (user_id, real_age) values (%(me)s, 30)", True),
+        ("update public.skin_analysis_tasks set intake = '{}' where user_id = %(me)s", True),
+        ("select count(*) from public.skin_analysis_tasks", True),
+        ("delete from public.skin_analysis_tasks where user_id = %(me)s", True),
+        (
+            "insert into public.skin_analysis_tasks (user_id, status, result)"
+            " values (%(me)s, 'succeeded', '{\"forged\": true}')",
+            False,
+        ),
+        (
+            "update public.skin_analysis_tasks set status = 'succeeded' where user_id = %(me)s",
+            False,
+        ),
+        ("update public.skin_analysis_tasks set result = '{}' where user_id = %(me)s", False),
+        ("update public.skin_analysis_tasks set routine_json = '{}' where user_id = %(me)s", False),
+        ("update public.skin_analysis_tasks set error = 'x' where user_id = %(me)s", False),
+    ],
+)
+def test_database_lets_a_supabase_client_write_only_request_columns(
+    pg_admin_url, storage_server, make_user, statement, allowed
+):
+    # What a Supabase client holding a user's token reaches through the REST API: role
+    # authenticated with the user's claims. The column privileges decide, not our service.
+    me = make_user()
+    claims = json.dumps({"sub": me, "role": "authenticated", "aud": "authenticated"})
+    with psycopg.connect(pg_admin_url) as conn:
+        conn.execute(SET_IDENTITY, (claims,))
+        if allowed:
+            conn.execute(statement, {"me": me})
+        else:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement, {"me": me})
+        conn.rollback()
+
+
+@pytest.mark.parametrize("statement", ["select 1 from public.skin_analysis_tasks limit 1"])
+def test_database_gives_anon_nothing(pg_admin_url, storage_server, statement):
+    with psycopg.connect(pg_admin_url) as conn:
+        conn.execute("select set_config('role', 'anon', true)")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement)
+        conn.rollback()
