@@ -20,6 +20,7 @@ from skin.grpc_runtime import (
     run_until_signal,
     set_serving,
 )
+from skin.identity import build_verifier
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +46,14 @@ class AnalyzerServer:
 async def build_server(settings: AnalyzerSettings) -> AnalyzerServer:
     pool = AnalysisPool(settings.analyzer_workers, settings.analyzer_max_concurrent)
     await pool.start()
-    # The analyzer holds no user data; it is reached only by internal services (the gateway
-    # verifies tokens), so it checks none itself.
+    # Internal but not open: every call needs the service_role token (users reach analyses
+    # only through the gateway, which holds it). Health and reflection stay open for probes.
     interceptor = ServiceInterceptor(
-        package="skin.analyzer.v1", domain=ERROR_DOMAIN, verifier=None, max_call_seconds=120.0
+        package="skin.analyzer.v1",
+        domain=ERROR_DOMAIN,
+        verifier=build_verifier(settings),
+        max_call_seconds=120.0,
+        service_only=True,
     )
     server = grpc.aio.server(
         interceptors=[interceptor],

@@ -1,10 +1,12 @@
 """Runs each accepted task's pipeline in the background: mark running, consume the analyzer's
 stream (relaying each progress event to storage), then store the result or a clear error.
 
-Every accepted task ends `succeeded` or `failed`: analyzer outages are retried a bounded number
-of times and then fail the task; a gateway that stops fails its tasks in flight; a gateway that
-dies leaves them to storage's janitor. Calls to storage use a service_role token naming the user,
-so a user token that expires mid-analysis does not strand the task.
+Every accepted task ends `succeeded` or `failed`: a busy or unreachable analyzer is retried
+with backoff until the analysis deadline, then fails the task; a finished result is kept and its
+write retried through a storage outage until the write deadline; a gateway that stops fails its
+tasks in flight; a gateway that dies leaves them to storage's janitor. Calls to storage use a
+service_role token naming the user, so a user token that expires mid-analysis does not strand
+the task.
 """
 
 from __future__ import annotations
@@ -21,14 +23,28 @@ import grpc
 from gateway.clients import Backends, ServiceToken
 from gateway.metrics import ANALYSIS_SECONDS, TASKS_FINISHED
 from gateway.models import TaskView
+from gateway.retry import GaveUp, retry_until
 from gateway.settings import GatewaySettings
 from skin.analyzer.v1 import analyzer_pb2
+from skin.errors import error_info
 from skin.storage.v1 import storage_pb2
 
 logger = logging.getLogger(__name__)
 
-RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+# A busy or unreachable analyzer is waited for; storage is waited for through an outage.
+ANALYZER_RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+STORAGE_RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+RUNNING, SUCCEEDED, FAILED = (
+    storage_pb2.TASK_STATUS_RUNNING,
+    storage_pb2.TASK_STATUS_SUCCEEDED,
+    storage_pb2.TASK_STATUS_FAILED,
+)
 ANALYZER_DOWN = "The analysis service is unavailable right now; please try again in a few minutes"
+NOT_STARTED = "The analysis could not be started (the task store was unavailable); please try again"
+NOT_SAVED = (
+    "The analysis finished but its result could not be saved (the task store was unavailable);"
+    " please submit the photo again"
+)
 INTERRUPTED = (
     "interrupted: the service restarted during the analysis; please submit the photo again"
 )
@@ -46,7 +62,7 @@ def person_message(error: grpc.aio.AioRpcError) -> str:
     details = (error.details() or "").strip()
     if error.code() == grpc.StatusCode.INVALID_ARGUMENT and details:
         return details[0].upper() + details[1:]
-    if error.code() in RETRYABLE:
+    if error.code() in ANALYZER_RETRYABLE:
         return ANALYZER_DOWN
     if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
         return "The analysis took too long; please try again with a smaller photo"
@@ -102,50 +118,69 @@ class TaskRunner:
         return self._token.metadata(uuid.uuid4().hex)
 
     async def _update(
-        self, task_id: str, user_id: str, status: storage_pb2.TaskStatus, **fields: Any
+        self,
+        task_id: str,
+        user_id: str,
+        status: storage_pb2.TaskStatus,
+        deadline: float,
+        **fields: Any,
     ) -> None:
+        """Writes the status, retried through a storage outage until `deadline`. A retry that
+        finds the status already written (the first try committed, its reply was lost) is done."""
         request = storage_pb2.UpdateTaskRequest(
             user_id=user_id, task_id=task_id, status=status, **fields
         )
-        for attempt in range(5):
+        wanted = storage_pb2.TaskStatus.Name(status).removeprefix("TASK_STATUS_").lower()
+
+        async def call(left: float) -> None:
             try:
                 await self._backends.storage.UpdateTask(
-                    request, metadata=self._metadata(), timeout=self._settings.call_timeout_seconds
+                    request,
+                    metadata=self._metadata(),
+                    timeout=min(left, self._settings.call_timeout_seconds),
                 )
-                return
             except grpc.aio.AioRpcError as exc:
-                if exc.code() not in RETRYABLE or attempt == 4:
+                info = error_info(exc)
+                already = info is not None and info.metadata.get("current_status") == wanted
+                if exc.code() != grpc.StatusCode.FAILED_PRECONDITION or not already:
                     raise
-                await asyncio.sleep(0.2 * 2**attempt)
+
+        def note(exc: grpc.aio.AioRpcError) -> None:
+            logger.warning("task %s: storage %s; retrying the write", task_id, exc.code().name)
+
+        await retry_until(deadline, call, STORAGE_RETRYABLE, note)
+
+    def _deadline(self, seconds: float) -> float:
+        return asyncio.get_running_loop().time() + seconds
 
     async def _analyze(self, task_id: str, user_id: str, image: bytes, real_age: int | None) -> Any:
+        """The analyzer's result, relaying its progress. A busy or unreachable analyzer is
+        retried with backoff until the analysis deadline, so an overload makes tasks wait
+        rather than fail."""
         request = analyzer_pb2.AnalyzeFaceRequest(image=image)
         if real_age is not None:
             request.real_age = real_age
-        attempts = self._settings.analyzer_attempts
-        for attempt in range(attempts):
-            try:
-                stream = self._backends.analyzer.AnalyzeFace(
-                    request,
-                    metadata=self._metadata(),
-                    timeout=self._settings.analysis_timeout_seconds,
-                )
-                async for event in stream:
-                    if event.HasField("result"):
-                        return event.result
-                    await self._publish(task_id, user_id, event.progress)
-                raise grpc.aio.AioRpcError(  # a stream that ends without a result
-                    grpc.StatusCode.UNAVAILABLE,
-                    grpc.aio.Metadata(),
-                    grpc.aio.Metadata(),
-                    "no result",
-                )
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() not in RETRYABLE or attempt == attempts - 1:
-                    raise
-                logger.warning("analysis of %s: analyzer %s, retrying", task_id, exc.code().name)
-                await asyncio.sleep(0.5 * 2**attempt)
-        raise AssertionError("unreachable")
+
+        async def attempt(left: float) -> Any:
+            stream = self._backends.analyzer.AnalyzeFace(
+                request, metadata=self._metadata(), timeout=left
+            )
+            async for event in stream:
+                if event.HasField("result"):
+                    return event.result
+                await self._publish(task_id, user_id, event.progress)
+            raise grpc.aio.AioRpcError(  # a stream that ends without a result
+                grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), "no result"
+            )
+
+        def note(exc: grpc.aio.AioRpcError) -> None:
+            logger.warning("analysis of %s: analyzer %s, retrying", task_id, exc.code().name)
+
+        deadline = self._deadline(self._settings.analysis_timeout_seconds)
+        try:
+            return await retry_until(deadline, attempt, ANALYZER_RETRYABLE, note)
+        except GaveUp as exc:
+            raise exc.last from exc
 
     async def _publish(self, task_id: str, user_id: str, progress: Any) -> None:
         """Progress is best effort: a lost event must never fail the task."""
@@ -169,22 +204,44 @@ class TaskRunner:
     async def _run(self, task_id: str, user_id: str, image: bytes, real_age: int | None) -> None:
         started = time.perf_counter()
         status, error = "failed", None
+        write_budget = self._settings.result_write_seconds
         try:
             async with self._slots:
-                await self._update(task_id, user_id, storage_pb2.TASK_STATUS_RUNNING)
+                try:
+                    await self._update(
+                        task_id,
+                        user_id,
+                        RUNNING,
+                        self._deadline(self._settings.call_timeout_seconds),
+                    )
+                except (GaveUp, grpc.aio.AioRpcError):
+                    error = NOT_STARTED
+                    raise
                 result = await self._analyze(task_id, user_id, image, real_age)
-            await self._update(task_id, user_id, storage_pb2.TASK_STATUS_SUCCEEDED, result=result)
+            image = b""  # the photo is not kept while the result is written
+            # The result is kept here and its write retried through a storage outage for as
+            # long as the task's deadline allows.
+            try:
+                await self._update(
+                    task_id, user_id, SUCCEEDED, self._deadline(write_budget), result=result
+                )
+            except (GaveUp, grpc.aio.AioRpcError):
+                error = NOT_SAVED
+                raise
             status = "succeeded"
         except asyncio.CancelledError:
             error = INTERRUPTED
             raise
-        except grpc.aio.AioRpcError as exc:
-            error = person_message(exc)
+        except (GaveUp, grpc.aio.AioRpcError) as exc:
+            if error is None:
+                assert isinstance(exc, grpc.aio.AioRpcError)
+                error = person_message(exc)
+            logger.warning("task %s failed: %s", task_id, error)
         except Exception:  # noqa: BLE001 - the task must still end
             logger.exception("task %s failed unexpectedly", task_id)
             error = "The analysis failed; please try again"
         finally:
-            del image  # the photo lives only as long as its analysis
+            image = b""  # the photo lives only as long as its analysis
             if error is not None:
                 await asyncio.shield(self._fail(task_id, user_id, error))
             ANALYSIS_SECONDS.observe(time.perf_counter() - started)
@@ -193,11 +250,13 @@ class TaskRunner:
                 await asyncio.shield(self._notify(task_id, user_id, "task." + status))
 
     async def _fail(self, task_id: str, user_id: str, error: str) -> None:
+        deadline = self._deadline(self._settings.result_write_seconds)
         try:
-            await self._update(task_id, user_id, storage_pb2.TASK_STATUS_FAILED, error=error)
-        except grpc.aio.AioRpcError as exc:
-            # Already terminal, or storage unreachable: the janitor ends it in the latter case.
-            logger.warning("could not fail task %s: %s", task_id, exc.code().name)
+            await self._update(task_id, user_id, FAILED, deadline, error=error)
+        except (GaveUp, grpc.aio.AioRpcError) as exc:
+            # Already terminal, or storage unreachable past the deadline: the janitor ends it.
+            reason = exc.last.code().name if isinstance(exc, GaveUp) else exc.code().name
+            logger.warning("could not fail task %s: %s", task_id, reason)
 
     async def _routine(self, task_id: str, user_id: str) -> None:
         """RecommendRoutine from the stored analysis and intake, then SetRoutine."""

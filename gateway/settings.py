@@ -20,8 +20,14 @@ class GatewaySettings(CommonSettings):
     )
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     call_timeout_seconds: float = Field(default=10.0, gt=0)
-    analysis_timeout_seconds: float = Field(default=120.0, gt=0)
-    analyzer_attempts: int = Field(default=3, ge=1, le=10, description="Tries per analysis.")
+    analysis_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="One analysis, waiting for a busy analyzer included."
+    )
+    result_write_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a task's final write is retried through a storage outage.",
+    )
     analysis_concurrency: int = Field(default=4, ge=1, description="Analyses sent at once.")
     max_pending_tasks: int = Field(
         default=64, ge=1, description="Accepted tasks held in memory; more: 429 at POST /tasks."

@@ -16,7 +16,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from skin.errors import DeadlineExceeded, ServiceError, Unauthenticated, abort
+from skin.errors import DeadlineExceeded, PermissionDenied, ServiceError, Unauthenticated, abort
 from skin.identity import Caller, InvalidTokenError, TokenVerifier, bearer_token
 
 logger = logging.getLogger(__name__)
@@ -41,8 +41,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         verifier: TokenVerifier | None,
         max_call_seconds: float,
         translate: Translate | None = None,
+        service_only: bool = False,
     ) -> None:
         self._prefix = f"/{package}."
+        self._service_only = service_only
         self._domain = domain
         self._verifier = verifier
         self._cap = max_call_seconds
@@ -94,6 +96,11 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 caller = self._verifier.verify(token)
         except InvalidTokenError as exc:
             raise Unauthenticated(str(exc), reason="INVALID_TOKEN") from exc
+        if self._service_only and not caller.is_service:
+            raise PermissionDenied(
+                "this service is internal: it takes the service_role token only",
+                reason="SERVICE_ROLE_REQUIRED",
+            )
         current_caller.set(caller)
 
     async def _fail(

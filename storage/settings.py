@@ -12,7 +12,10 @@ class StorageSettings(CommonSettings):
     database_admin_url: str | None = Field(default=None, description="Role that may migrate.")
     storage_db_password: str | None = Field(default=None, description="Login role's password.")
     storage_db_role: str = Field(default="skin_storage", description="The service's login role.")
-    storage_host: str = Field(default="0.0.0.0", description="Address to listen on.")
+    storage_host: str = Field(
+        default="127.0.0.1",
+        description="Address to listen on: loopback unless set (containers set 0.0.0.0).",
+    )
     storage_port: int = Field(default=50051, ge=0, le=65535)
     storage_pool_size: int = Field(default=10, ge=1, le=200)
     storage_max_call_seconds: float = Field(default=10.0, gt=0, description="Deadline cap.")

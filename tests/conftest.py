@@ -15,12 +15,11 @@ import pytest
 
 from analyzer.server import AnalyzerServer
 from analyzer.server import build_server as build_analyzer
-from analyzer.settings import AnalyzerSettings
 from skin.identity import mint_token
 from storage.embedded_postgres import EmbeddedPostgres, free_port
 from storage.server import StorageServer
 from storage.server import build_server as build_storage
-from tests.servers import storage_settings
+from tests.servers import analyzer_settings, storage_settings
 
 
 @pytest.fixture(scope="session")
@@ -81,10 +80,7 @@ async def storage_server(pg_admin_url: str, jwt_secret: str) -> AsyncIterator[St
 
 
 @pytest.fixture(scope="session")
-async def analyzer_server() -> AsyncIterator[AnalyzerServer]:
-    settings = AnalyzerSettings(
-        analyzer_host="127.0.0.1", analyzer_port=0, analyzer_workers=2, analyzer_max_concurrent=4
-    )
-    server = await build_analyzer(settings)
+async def analyzer_server(jwt_secret: str) -> AsyncIterator[AnalyzerServer]:
+    server = await build_analyzer(analyzer_settings(jwt_secret))
     yield server
     await server.stop(0)

@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from analyzer.settings import AnalyzerSettings
 from skin.storage.v1 import storage_pb2_grpc
 from storage.server import build_server
 from storage.settings import StorageSettings
@@ -38,6 +39,52 @@ def storage_settings(
 
 def auth(token: str) -> list[tuple[str, str]]:
     return [("authorization", f"Bearer {token}")]
+
+
+def analyzer_settings(jwt_secret: str, **overrides: Any) -> AnalyzerSettings:
+    values: dict[str, Any] = {
+        "supabase_jwt_secret": jwt_secret,
+        "analyzer_host": "127.0.0.1",
+        "analyzer_port": 0,
+        "analyzer_workers": 2,
+        "analyzer_max_concurrent": 4,
+    }
+    values.update(overrides)
+    return AnalyzerSettings(**values)
+
+
+def _with_token(details: Any, token: str) -> Any:
+    """The call's details with `authorization: Bearer <token>` added, unless it has one."""
+    metadata = list(details.metadata or ())
+    if not any(key == "authorization" for key, _ in metadata):
+        metadata.append(("authorization", f"Bearer {token}"))
+    return details._replace(metadata=grpc.aio.Metadata(*metadata))
+
+
+class _UnaryBearer(grpc.aio.UnaryUnaryClientInterceptor):
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(_with_token(details, self._token), request)
+
+
+class _StreamBearer(grpc.aio.UnaryStreamClientInterceptor):
+    # A separate class: the channel files each interceptor under the first kind it is.
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(_with_token(details, self._token), request)
+
+
+def service_channel(port: int, token: str, **options: Any) -> grpc.aio.Channel:
+    """A channel to 127.0.0.1:`port` whose calls carry `token` (the service_role one)."""
+    return grpc.aio.insecure_channel(
+        f"127.0.0.1:{port}",
+        options=list(options.items()),
+        interceptors=[_UnaryBearer(token), _StreamBearer(token)],
+    )
 
 
 @asynccontextmanager

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import grpc
 import pytest
 
 from analyzer.pipeline.face_model import FaceModel
 from analyzer.pipeline.run import analyze
 from analyzer.server import AnalyzerServer
 from skin.analyzer.v1 import analyzer_pb2_grpc
+from tests.servers import service_channel
 
 
 @pytest.fixture(scope="session")
@@ -37,10 +37,9 @@ def run_analysis(face_model: FaceModel) -> Callable[..., dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 async def analyzer_stub(
-    analyzer_server: AnalyzerServer,
+    analyzer_server: AnalyzerServer, service_token: str
 ) -> AsyncIterator[analyzer_pb2_grpc.AnalyzerServiceStub]:
-    options = [("grpc.max_send_message_length", 64 * 1024 * 1024)]
-    async with grpc.aio.insecure_channel(
-        f"127.0.0.1:{analyzer_server.port}", options=options
-    ) as channel:
+    """A stub whose calls carry the service_role token, as the gateway's do."""
+    options = {"grpc.max_send_message_length": 64 * 1024 * 1024}
+    async with service_channel(analyzer_server.port, service_token, **options) as channel:
         yield analyzer_pb2_grpc.AnalyzerServiceStub(channel)

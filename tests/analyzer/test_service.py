@@ -8,15 +8,16 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import grpc
 import jsonschema
 import pytest
 from google.protobuf import json_format, struct_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from analyzer.server import build_server
-from analyzer.settings import AnalyzerSettings
 from analyzer.workers import AnalysisPool
 from skin.analyzer.v1 import analyzer_pb2 as pb
 from skin.analyzer.v1 import analyzer_pb2_grpc
@@ -25,7 +26,7 @@ from tests.analyzer import photos
 from tests.analyzer.test_measurements import SCHEMA
 from tests.analyzer.test_routine_examples import ROUTINE_SCHEMA
 from tests.grpc_assertions import rpc_error
-from tests.servers import wait_serving
+from tests.servers import analyzer_settings, service_channel, wait_serving
 
 GRPCURL = Path(sys.executable).parent / "grpcurl"
 
@@ -114,13 +115,11 @@ async def test_cancelling_the_stream_stops_the_work(analyzer_server, analyzer_st
     assert (await collect(analyzer_stub, face_jpeg))[-1].HasField("result")
 
 
-async def test_past_the_concurrency_cap_is_resource_exhausted(face_jpeg):
-    settings = AnalyzerSettings(
-        analyzer_host="127.0.0.1", analyzer_port=0, analyzer_workers=1, analyzer_max_concurrent=1
-    )
+async def test_past_the_concurrency_cap_is_resource_exhausted(face_jpeg, jwt_secret, service_token):
+    settings = analyzer_settings(jwt_secret, analyzer_workers=1, analyzer_max_concurrent=1)
     server = await build_server(settings)
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        async with service_channel(server.port, service_token) as channel:
             stub = analyzer_pb2_grpc.AnalyzerServiceStub(channel)
             outcomes = await asyncio.gather(
                 *(collect(stub, face_jpeg) for _ in range(3)), return_exceptions=True
@@ -168,13 +167,14 @@ async def test_reflection_lists_the_service(analyzer_server):
 
 
 @pytest.mark.slow
-async def test_python_m_analyzer_serves_and_stops_on_sigterm(face_jpeg):
+async def test_python_m_analyzer_serves_and_stops_on_sigterm(face_jpeg, jwt_secret, service_token):
     port = free_port()
     env = {
         **os.environ,
         "ANALYZER_PORT": str(port),
         "ANALYZER_HOST": "127.0.0.1",
         "ANALYZER_WORKERS": "1",
+        "SUPABASE_JWT_SECRET": jwt_secret,
     }
     root = Path(__file__).resolve().parents[2]
     process = subprocess.Popen(
@@ -185,7 +185,7 @@ async def test_python_m_analyzer_serves_and_stops_on_sigterm(face_jpeg):
         stderr=subprocess.DEVNULL,
     )
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        async with service_channel(port, service_token) as channel:
             await wait_serving(port, "", process)
             stub = analyzer_pb2_grpc.AnalyzerServiceStub(channel)
             assert (await collect(stub, face_jpeg))[-1].HasField("result")
@@ -232,3 +232,27 @@ async def test_recommend_routine_names_every_bad_intake_field(analyzer_stub):
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert missing is not None and missing.metadata["field"] == "analysis"
+
+
+async def test_the_analyzer_takes_the_service_token_only(analyzer_server, face_jpeg, token_for):
+    # Found by an attacker: the analyzer answered anyone, and 8 unauthenticated streams made
+    # users' tasks fail. Without a token: UNAUTHENTICATED; with a user's: PERMISSION_DENIED.
+    request = pb.AnalyzeFaceRequest(image=face_jpeg)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{analyzer_server.port}") as channel:
+        stub = analyzer_pb2_grpc.AnalyzerServiceStub(channel)
+        await rpc_error(
+            stub.AnalyzeFace(request).read(), grpc.StatusCode.UNAUTHENTICATED, "INVALID_TOKEN"
+        )
+        user = [("authorization", f"Bearer {token_for(str(uuid.uuid4()))}")]
+        await rpc_error(
+            stub.AnalyzeFace(request, metadata=user).read(),
+            grpc.StatusCode.PERMISSION_DENIED,
+            "SERVICE_ROLE_REQUIRED",
+        )
+        routine = pb.RecommendRoutineRequest(analysis=struct({"concerns": {}}), intake=struct({}))
+        await rpc_error(stub.RecommendRoutine(routine), grpc.StatusCode.UNAUTHENTICATED)
+        # Probes still need nothing.
+        health = health_pb2_grpc.HealthStub(channel)
+        reply = await health.Check(health_pb2.HealthCheckRequest(service=""))
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        assert analyzer_server.pool.active == 0

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import grpc
 import httpx
 import pytest
+from google.protobuf import struct_pb2
 
 from skin.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
 from storage.embedded_postgres import free_port
+from storage.server import build_server as build_storage
 from tests.analyzer import photos
 from tests.gateway.conftest import gateway_settings, running_gateway, wait_for
+from tests.servers import storage_settings
 
 
 @pytest.fixture
@@ -50,7 +55,7 @@ async def test_analyzer_killed_mid_stream_fails_the_task(
     storage_server, stalling, jwt_secret, make_user, token_for
 ):
     port = stalling.port
-    settings = gateway_settings(storage_server.port, port, jwt_secret, analyzer_attempts=2)
+    settings = gateway_settings(storage_server.port, port, jwt_secret, analysis_timeout_seconds=3)
     headers = {"authorization": f"Bearer {token_for(make_user())}"}
     async with (
         running_gateway(settings) as url,
@@ -133,3 +138,107 @@ async def test_readiness_and_errors_when_a_backend_is_down(jwt_secret, make_user
         down = await client.get("/tasks", headers=headers)
         assert down.status_code == 503 and down.json()["error"]["status"] == "UNAVAILABLE"
         assert (await client.get("/healthz")).status_code == 200
+
+
+DONE = ("succeeded", "failed")
+
+
+class BusyThenDoneAnalyzer(analyzer_pb2_grpc.AnalyzerServiceServicer):
+    """Answers RESOURCE_EXHAUSTED (as an analyzer at its concurrency cap does) until `busy_until`
+    on the loop's clock, or until `release` is set; then reports one stage and a result."""
+
+    def __init__(self, busy_seconds: float = 0.0) -> None:
+        self.busy_until = asyncio.get_running_loop().time() + busy_seconds
+        self.refused = 0
+        self.release = asyncio.Event()
+        self.release.set()
+        self.answered = asyncio.Event()
+
+    async def AnalyzeFace(self, request, context):
+        if asyncio.get_running_loop().time() < self.busy_until:
+            self.refused += 1
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "all workers are busy")
+        yield analyzer_pb2.AnalyzeFaceResponse(
+            progress=analyzer_pb2.AnalysisProgress(
+                stage=analyzer_pb2.ANALYSIS_STAGE_DECODE, fraction=0.1
+            )
+        )
+        await self.release.wait()
+        result = struct_pb2.Struct()
+        result.update({"schema_version": "2.1", "overall": {"score": 42}})
+        self.answered.set()
+        yield analyzer_pb2.AnalyzeFaceResponse(result=result)
+
+
+@asynccontextmanager
+async def fake_analyzer(servicer) -> AsyncIterator[int]:
+    server = grpc.aio.server()
+    analyzer_pb2_grpc.add_AnalyzerServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield port
+    finally:
+        await server.stop(0)
+
+
+async def test_a_busy_analyzer_makes_tasks_wait_not_fail(
+    storage_server, jwt_secret, make_user, token_for
+):
+    # Found: overload failed users' tasks after ~1.5 s. Busy is retried with backoff until the
+    # analysis deadline.
+    busy = BusyThenDoneAnalyzer(busy_seconds=4.0)
+    headers = {"authorization": f"Bearer {token_for(make_user())}"}
+    async with fake_analyzer(busy) as port:
+        settings = gateway_settings(
+            storage_server.port, port, jwt_secret, analysis_timeout_seconds=30
+        )
+        async with (
+            running_gateway(settings) as url,
+            httpx.AsyncClient(base_url=url, timeout=30) as client,
+        ):
+            files = {"image": ("a.jpg", photos.encode(photos.astronaut()), "image/jpeg")}
+            task_id = (await client.post("/tasks", headers=headers, files=files)).json()["task_id"]
+            body = await wait_for(
+                client,
+                f"/tasks/{task_id}",
+                headers,
+                lambda b: b["status"] != "running" and b["status"] != "queued",
+            )
+    assert busy.refused >= 2
+    assert body["status"] == "succeeded", body
+    assert body["result"]["overall"]["score"] == 42
+
+
+async def test_a_storage_outage_at_the_final_write_keeps_the_result(
+    pg_admin_url, jwt_secret, make_user, token_for
+):
+    # Found: a storage outage longer than ~3-6 s lost finished analyses and blamed the
+    # analyzer. The result is kept and its write retried until storage is back.
+    storage_port = free_port()
+    settings = storage_settings(pg_admin_url, jwt_secret, storage_port=storage_port)
+    analyzer = BusyThenDoneAnalyzer()
+    analyzer.release.clear()
+    headers = {"authorization": f"Bearer {token_for(make_user())}"}
+    storage = await build_storage(settings)
+    async with fake_analyzer(analyzer) as analyzer_port:
+        gateway = gateway_settings(storage_port, analyzer_port, jwt_secret)
+        async with (
+            running_gateway(gateway) as url,
+            httpx.AsyncClient(base_url=url, timeout=30) as client,
+        ):
+            files = {"image": ("a.jpg", photos.encode(photos.astronaut()), "image/jpeg")}
+            task_id = (await client.post("/tasks", headers=headers, files=files)).json()["task_id"]
+            await wait_for(client, f"/tasks/{task_id}", headers, lambda b: b["status"] == "running")
+            await storage.stop(0)
+            analyzer.release.set()  # the analysis finishes while storage is down
+            await asyncio.wait_for(analyzer.answered.wait(), 10)
+            await asyncio.sleep(8)
+            storage = await build_storage(settings)
+            # (GET answers 503 until the gateway's channel has reconnected.)
+            body = await wait_for(
+                client, f"/tasks/{task_id}", headers, lambda b: b.get("status") in DONE
+            )
+    await storage.stop(0)
+    assert body["status"] == "succeeded", body
+    assert body["result"]["overall"]["score"] == 42
