@@ -57,6 +57,28 @@ STAGE_NAMES = {
 Finished = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 
 
+class Reservation:
+    """One of the gateway's places for a photo awaiting analysis, taken before the upload is
+    read. Released on every path: by the task it is handed to when that ends, else by
+    `release()` (a refused or duplicate upload), which is safe to call more than once."""
+
+    def __init__(self, on_release: Callable[[], None]) -> None:
+        self._on_release: Callable[[], None] | None = on_release
+
+    def release(self) -> None:
+        on_release = self._on_release
+        self._on_release = None
+        if on_release is not None:
+            on_release()
+
+    def hand_over(self) -> Callable[[], None]:
+        """The release, now the task's to call when it ends."""
+        on_release = self._on_release
+        assert on_release is not None, "a reservation is used once"
+        self._on_release = None
+        return on_release
+
+
 def person_message(error: grpc.aio.AioRpcError) -> str:
     """The analyzer's refusal, which already says what is wrong and how to fix it."""
     details = (error.details() or "").strip()
@@ -84,21 +106,42 @@ class TaskRunner:
         self._slots = asyncio.Semaphore(settings.analysis_concurrency)
         self._pending = 0
 
-    def has_room(self) -> bool:
-        """False when as many tasks wait as the gateway may hold photos for."""
-        return self._pending < self._settings.max_pending_tasks
-
-    def start(self, task_id: str, user_id: str, image: bytes, real_age: int | None) -> None:
+    def reserve(self) -> Reservation | None:
+        """A place for one more photo, or None when the gateway holds as many as it may. Taken
+        and counted in one step (nothing awaits in between), so concurrent uploads cannot all
+        pass the check before any is counted; memory for photos is bounded by
+        max_pending_tasks x max_upload_bytes."""
+        if self._pending >= self._settings.max_pending_tasks:
+            return None
         self._pending += 1
+        return Reservation(self._unreserve)
+
+    def _unreserve(self) -> None:
+        self._pending -= 1
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def start(
+        self,
+        reservation: Reservation,
+        task_id: str,
+        user_id: str,
+        image: bytes,
+        real_age: int | None,
+    ) -> None:
+        release = reservation.hand_over()
         job = asyncio.create_task(
             self._run(task_id, user_id, image, real_age), name=f"task-{task_id}"
         )
         self._running[task_id] = job
-        job.add_done_callback(lambda _: self._done(task_id))
 
-    def _done(self, task_id: str) -> None:
-        self._pending -= 1
-        self._running.pop(task_id, None)
+        def done(_: asyncio.Task[None]) -> None:
+            release()
+            self._running.pop(task_id, None)
+
+        job.add_done_callback(done)
 
     def start_routine(self, task_id: str, user_id: str) -> None:
         job = asyncio.create_task(self._routine(task_id, user_id), name=f"routine-{task_id}")

@@ -11,9 +11,11 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from google.protobuf import json_format
 
-from gateway.deps import BackendsDep, CurrentUser, RunnerDep
+from gateway.clients import Backends
+from gateway.deps import BackendsDep, CurrentUser, RunnerDep, User
 from gateway.errors import ApiError, rpc_error_response
 from gateway.models import STATUS_NAMES, ErrorBody, TaskAccepted, TaskPage, TaskView
+from gateway.runner import Reservation, TaskRunner
 from gateway.uploads import read_form
 from skin.intake import Intake
 from skin.storage.v1 import storage_pb2
@@ -79,13 +81,30 @@ async def submit_task(
 ) -> TaskAccepted:
     """Accepts a selfie and answers at once with the task's id; the analysis runs behind it.
     The same `Idempotency-Key` from the same user returns the same task and starts nothing."""
-    if not runner.has_room():
+    # A place for the photo is taken before a byte of it is read, and given back on every path
+    # but the one that hands it to the task.
+    reservation = runner.reserve()
+    if reservation is None:
         raise ApiError(
             429,
             "TOO_MANY_PENDING_ANALYSES",
             "too many photos are waiting for analysis; try again shortly",
             retry_after=5,
         )
+    try:
+        return await _accept(request, user, backends, runner, reservation, idempotency_key)
+    finally:
+        reservation.release()
+
+
+async def _accept(
+    request: Request,
+    user: User,
+    backends: Backends,
+    runner: TaskRunner,
+    reservation: Reservation,
+    idempotency_key: str | None,
+) -> TaskAccepted:
     form = await read_form(request, request.app.state.settings.max_upload_bytes)
     image = form.files.get("image")
     if not image:
@@ -117,7 +136,7 @@ async def submit_task(
         create, metadata=user.metadata(), timeout=_timeout(request)
     )
     if created.created:
-        runner.start(created.task.id, user.id, image, real_age)
+        runner.start(reservation, created.task.id, user.id, image, real_age)
     return TaskAccepted(task_id=created.task.id)
 
 

@@ -242,3 +242,78 @@ async def test_a_storage_outage_at_the_final_write_keeps_the_result(
     await storage.stop(0)
     assert body["status"] == "succeeded", body
     assert body["result"]["overall"]["score"] == 42
+
+
+def multipart(image: bytes, boundary: str = "skin-test-boundary") -> tuple[bytes, dict[str, str]]:
+    """A multipart body with one `image` part, and its content-type header."""
+    body = (
+        (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="image"; filename="a.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + image
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return body, {"content-type": f"multipart/form-data; boundary={boundary}"}
+
+
+async def test_concurrent_uploads_cannot_pass_the_pending_cap_together(
+    storage_server, stalling, jwt_secret, make_user, token_for
+):
+    # Found: the cap was checked before the body was read and counted after, so 200 concurrent
+    # uploads were all accepted. Six uploads in flight at once against a cap of two: two
+    # accepted, four refused.
+    settings = gateway_settings(
+        storage_server.port, stalling.port, jwt_secret, max_pending_tasks=2,
+        shutdown_grace_seconds=0,
+    )  # fmt: skip
+    headers = {"authorization": f"Bearer {token_for(make_user())}"}
+    body, content_type = multipart(photos.encode(photos.astronaut()))
+    gate = asyncio.Event()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield body[: len(body) // 2]
+        await gate.wait()  # every upload is in flight before any finishes
+        yield body[len(body) // 2 :]
+
+    async with (
+        running_gateway(settings) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
+        posts = [
+            asyncio.create_task(
+                client.post("/tasks", headers=headers | content_type, content=slow_body())
+            )
+            for _ in range(6)
+        ]
+        await asyncio.sleep(1.0)
+        gate.set()
+        codes = sorted(response.status_code for response in await asyncio.gather(*posts))
+    assert codes == [202, 202, 429, 429, 429, 429]
+
+
+async def test_a_chunked_upload_over_the_limit_is_413(
+    storage_server, stalling, jwt_secret, make_user, token_for
+):
+    # No Content-Length to refuse early: the streamed count must stop it.
+    settings = gateway_settings(
+        storage_server.port, stalling.port, jwt_secret, max_upload_bytes=1024 * 1024
+    )
+    headers = {"authorization": f"Bearer {token_for(make_user())}"}
+    body, content_type = multipart(b"\xff\xd8\xff" + b"\0" * (3 * 1024 * 1024))
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 64 * 1024):
+            yield body[start : start + 64 * 1024]
+
+    async with (
+        running_gateway(settings) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
+        response = await client.post("/tasks", headers=headers | content_type, content=chunks())
+        assert response.status_code == 413, response.text
+        assert response.json()["error"]["details"][0]["reason"] == "IMAGE_TOO_LARGE"
+        # Nothing was accepted, and the place it took is free again.
+        files = {"image": ("a.jpg", photos.encode(photos.astronaut()), "image/jpeg")}
+        assert (await client.post("/tasks", headers=headers, files=files)).status_code == 202
