@@ -37,6 +37,10 @@ class Budget(StrEnum):
 
 
 def _ingredient_names(values: list[str]) -> list[str]:
+    # Printable text only: a NUL cannot be stored in PostgreSQL, and a lone surrogate is not
+    # text at all (neither can be encoded as UTF-8).
+    if not all(value.isprintable() for value in values):
+        raise ValueError("ingredient names must be printable text")
     cleaned = sorted({" ".join(value.lower().split()) for value in values if value.strip()})
     if any(len(value) > 80 for value in cleaned):
         raise ValueError("ingredient names are at most 80 characters")

@@ -19,6 +19,27 @@ def from_struct(message: struct_pb2.Struct) -> dict[str, Any]:
     return value
 
 
+def storable_text_problem(value: Any, path: str = "") -> str | None:
+    """Where a JSON value holds text PostgreSQL cannot store (a NUL character, which jsonb and
+    text refuse), or None. Keys count too."""
+    if isinstance(value, str):
+        return path or "value" if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return where
+            problem = storable_text_problem(item, where)
+            if problem:
+                return problem
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            problem = storable_text_problem(item, f"{path}[{index}]")
+            if problem:
+                return problem
+    return None
+
+
 def _whole_numbers(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)

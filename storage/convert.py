@@ -48,9 +48,18 @@ def encode_page_token(row: TaskRow) -> str:
 
 
 def decode_page_token(token: str) -> tuple[datetime, UUID]:
+    """The (created_at, id) key a token names; any other shape is INVALID_ARGUMENT."""
+    refused = InvalidArgument("page_token", "is not a token this service issued")
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        created, task_id = json.loads(raw)
-        return datetime.fromisoformat(created), UUID(task_id)
-    except (ValueError, TypeError) as exc:
-        raise InvalidArgument("page_token", "is not a token this service issued") from exc
+        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except ValueError as exc:
+        raise refused from exc
+    if not (isinstance(key, list) and len(key) == 2 and all(isinstance(v, str) for v in key)):
+        raise refused
+    try:
+        created, task_id = datetime.fromisoformat(key[0]), UUID(key[1])
+    except ValueError as exc:
+        raise refused from exc
+    if created.tzinfo is None:
+        raise refused
+    return created, task_id

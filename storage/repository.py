@@ -65,6 +65,7 @@ tasks = Table(
     Column("created_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", TIMESTAMP(timezone=True), nullable=False, server_default=func.now()),
     Column("idempotency_key", Text),
+    Column("request_fingerprint", Text),
 )
 
 # A row as psycopg's namedtuple_row returns it: attributes named after the columns.
@@ -95,6 +96,7 @@ CREATE = _sql(
         user_id=bindparam("user_id"),
         real_age=bindparam("real_age"),
         idempotency_key=bindparam("idempotency_key"),
+        request_fingerprint=bindparam("request_fingerprint"),
     )
     .on_conflict_do_nothing(
         index_elements=[tasks.c.user_id, tasks.c.idempotency_key],
@@ -170,10 +172,20 @@ async def _one(conn: AsyncConnection[Any], sql: str, params: dict[str, Any]) -> 
 
 
 async def create_task(
-    conn: AsyncConnection[Any], user_id: str, real_age: int | None, idempotency_key: str | None
+    conn: AsyncConnection[Any],
+    user_id: str,
+    real_age: int | None,
+    idempotency_key: str | None,
+    fingerprint: str | None = None,
 ) -> tuple[TaskRow, bool]:
-    """The new task and True, or the task created earlier with the same key and False."""
-    params = {"user_id": UUID(user_id), "real_age": real_age, "idempotency_key": idempotency_key}
+    """The new task and True, or the task created earlier with the same key and False (the
+    caller compares its request_fingerprint)."""
+    params = {
+        "user_id": UUID(user_id),
+        "real_age": real_age,
+        "idempotency_key": idempotency_key,
+        "request_fingerprint": fingerprint,
+    }
     row = await _one(conn, CREATE, params)
     if row is not None:
         return row, True

@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 
 from skin.errors import (
+    AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -20,7 +21,7 @@ from skin.grpc_runtime import current_caller
 from skin.identity import parse_uuid
 from skin.progress import progress_problem
 from skin.storage.v1 import storage_pb2, storage_pb2_grpc
-from skin.structs import from_struct
+from skin.structs import from_struct, storable_text_problem
 from storage import repository
 from storage.convert import (
     PROTO_TO_STATUS,
@@ -48,6 +49,15 @@ WATCH_REFRESH_SECONDS = 15.0
 
 def _not_found(task_id: str) -> NotFound:
     return NotFound(f"task {task_id} not found", reason="TASK_NOT_FOUND", task_id=task_id)
+
+
+def _json(field: str, message: Any) -> dict[str, Any]:
+    """A Struct field as JSON that PostgreSQL can store, or INVALID_ARGUMENT naming where not."""
+    value = from_struct(message)
+    where = storable_text_problem(value)
+    if where is not None:
+        raise InvalidArgument(f"{field}.{where}", "must not contain a NUL character")
+    return value
 
 
 def _task_id(value: str) -> str:
@@ -135,8 +145,19 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
         if self._local_users and acting.user_id not in self._known_users:
             await self._db.ensure_local_user(acting.user_id)
             self._known_users.add(acting.user_id)
+        fingerprint = request.request_fingerprint or None
+        if fingerprint is not None and (len(fingerprint) > 128 or not fingerprint.isprintable()):
+            raise InvalidArgument("request_fingerprint", "must be at most 128 printable characters")
         async with acting.transaction(self._db) as conn:
-            row, created = await repository.create_task(conn, acting.user_id, real_age, key)
+            row, created = await repository.create_task(
+                conn, acting.user_id, real_age, key, fingerprint
+            )
+        if not created and row.request_fingerprint != fingerprint:
+            raise AlreadyExists(
+                "idempotency_key was already used for a different request; send a new key",
+                reason="IDEMPOTENCY_KEY_REUSED",
+                task_id=str(row.id),
+            )
         return storage_pb2.CreateTaskResponse(task=task_to_proto(row), created=created)
 
     async def GetTask(
@@ -181,9 +202,11 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
             raise InvalidArgument("error", "is required with FAILED and only allowed with it")
         if has_error and not request.error.strip():
             raise InvalidArgument("error", "must say why the task failed")
+        if "\x00" in request.error:
+            raise InvalidArgument("error", "must not contain a NUL character")
         if len(request.error) > MAX_ERROR_CHARS:
             raise InvalidArgument("error", f"must be at most {MAX_ERROR_CHARS} characters")
-        result = from_struct(request.result) if has_result else None
+        result = _json("result", request.result) if has_result else None
         error = request.error if has_error else None
         async with acting.transaction(self._db) as conn:
             row = await repository.update_status(
@@ -220,7 +243,7 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
         if not request.HasField("intake"):
             raise InvalidArgument("intake", "is required")
         task = await self._set_after_success(
-            request.user_id, request.task_id, "intake", from_struct(request.intake),
+            request.user_id, request.task_id, "intake", _json("intake", request.intake),
             service_only=False,
         )  # fmt: skip
         return storage_pb2.SetIntakeResponse(task=task)
@@ -231,7 +254,7 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
         if not request.HasField("routine"):
             raise InvalidArgument("routine", "is required")
         task = await self._set_after_success(
-            request.user_id, request.task_id, "routine_json", from_struct(request.routine),
+            request.user_id, request.task_id, "routine_json", _json("routine", request.routine),
             service_only=True,
         )  # fmt: skip
         return storage_pb2.SetRoutineResponse(task=task)

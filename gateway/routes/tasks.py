@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -17,6 +19,7 @@ from gateway.errors import ApiError, rpc_error_response
 from gateway.models import STATUS_NAMES, ErrorBody, TaskAccepted, TaskPage, TaskView
 from gateway.runner import Reservation, TaskRunner
 from gateway.uploads import read_form
+from skin.errors import error_info
 from skin.intake import Intake
 from skin.storage.v1 import storage_pb2
 from skin.structs import to_struct
@@ -24,6 +27,7 @@ from skin.structs import to_struct
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 # Magic numbers of the formats the analyzer takes; anything else is refused here already.
+REAL_AGE = re.compile(r"[0-9]{1,3}")
 IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Invalid request; the error names the field."},
@@ -35,6 +39,26 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def _is_image(data: bytes) -> bool:
     return data.startswith(IMAGE_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+
+
+def _real_age(raw: str | None) -> int | None:
+    """The declared age: ASCII digits only (str.isdigit would take '³'), 0 to 130; an empty
+    field is no age."""
+    text = (raw or "").strip()
+    if not text:
+        return None
+    if not REAL_AGE.fullmatch(text) or not 0 <= int(text) <= 130:
+        raise ApiError(
+            400, "INVALID_FIELD", "real_age: a whole number of years, 0 to 130", field="real_age"
+        )
+    return int(text)
+
+
+def _fingerprint(image: bytes, real_age: int | None) -> str:
+    """What makes two uploads the same request: the photo's bytes and the declared age."""
+    digest = hashlib.sha256(image)
+    digest.update(b"\0real_age=" + str(real_age).encode())
+    return "sha256:" + digest.hexdigest()
 
 
 def _timeout(request: Request) -> float:
@@ -49,6 +73,11 @@ def _timeout(request: Request) -> float:
         **ERROR_RESPONSES,
         413: {"model": ErrorBody, "description": "Upload too large."},
         415: {"model": ErrorBody, "description": "Not an image."},
+        422: {
+            "model": ErrorBody,
+            "description": "The Idempotency-Key was used before with a different photo or age.",
+        },
+        429: {"model": ErrorBody, "description": "Too many photos await analysis; retry later."},
     },
     openapi_extra={
         "requestBody": {
@@ -105,7 +134,12 @@ async def _accept(
     reservation: Reservation,
     idempotency_key: str | None,
 ) -> TaskAccepted:
-    form = await read_form(request, request.app.state.settings.max_upload_bytes)
+    form = await read_form(
+        request,
+        request.app.state.settings.max_upload_bytes,
+        file_fields=frozenset({"image"}),
+        text_fields=frozenset({"real_age"}),
+    )
     image = form.files.get("image")
     if not image:
         raise ApiError(
@@ -118,23 +152,26 @@ async def _accept(
         raise ApiError(
             415, "UNSUPPORTED_FORMAT", "image: send a JPEG, PNG or WebP photo", field="image"
         )
-    real_age = None
-    raw_age = form.fields.get("real_age", "").strip()
-    if raw_age:
-        if not raw_age.isdigit() or not 0 <= int(raw_age) <= 130:
-            raise ApiError(
-                400,
-                "INVALID_FIELD",
-                "real_age: a whole number of years, 0 to 130",
-                field="real_age",
-            )
-        real_age = int(raw_age)
+    real_age = _real_age(form.fields.get("real_age"))
     create = storage_pb2.CreateTaskRequest(idempotency_key=idempotency_key or "")
+    if idempotency_key:
+        create.request_fingerprint = _fingerprint(image, real_age)
     if real_age is not None:
         create.real_age = real_age
-    created = await backends.storage.CreateTask(
-        create, metadata=user.metadata(), timeout=_timeout(request)
-    )
+    try:
+        created = await backends.storage.CreateTask(
+            create, metadata=user.metadata(), timeout=_timeout(request)
+        )
+    except grpc.aio.AioRpcError as exc:
+        info = error_info(exc)
+        if info is not None and info.reason == "IDEMPOTENCY_KEY_REUSED":
+            # The IETF Idempotency-Key draft: the same key with another payload is 422.
+            raise ApiError(
+                422,
+                "IDEMPOTENCY_KEY_REUSED",
+                "Idempotency-Key was already used with a different photo or age; send a new key",
+            ) from exc
+        raise
     if created.created:
         runner.start(reservation, created.task.id, user.id, image, real_age)
     return TaskAccepted(task_id=created.task.id)

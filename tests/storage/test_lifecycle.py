@@ -317,3 +317,32 @@ async def test_same_idempotency_key_returns_the_same_task(stub, user, make_user,
         stub.CreateTask(pb.CreateTaskRequest(idempotency_key="x" * 300), metadata=md),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
+
+
+async def test_text_postgresql_cannot_store_is_invalid_argument(stub, user, service_md):
+    # A NUL inside any JSON value or the error text: PostgreSQL refuses it, so storage refuses
+    # it first, naming where it is, instead of answering INTERNAL.
+    user_id, md = user
+    task = await create(stub, md)
+    await stub.UpdateTask(
+        pb.UpdateTaskRequest(user_id=user_id, task_id=task.id, status=pb.TASK_STATUS_SUCCEEDED,
+                             result=RESULT),
+        metadata=service_md,
+    )  # fmt: skip
+    intake = struct_pb2.Struct()
+    intake.update({"skin_type": "dry", "allergies": ["nuts\x00"]})
+    info = await rpc_error(
+        stub.SetIntake(pb.SetIntakeRequest(task_id=task.id, intake=intake), metadata=md),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert info.metadata["field"] == "intake.allergies[0]"
+    other = await create(stub, md)
+    info = await rpc_error(
+        stub.UpdateTask(
+            pb.UpdateTaskRequest(user_id=user_id, task_id=other.id, status=pb.TASK_STATUS_FAILED,
+                                 error="bad\x00"),
+            metadata=service_md,
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )  # fmt: skip
+    assert info.metadata["field"] == "error"

@@ -26,55 +26,55 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dskin/storage/v1/storage.proto\x12\x0fskin.storage.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf0\x02\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12+\n\x06status\x18\x03 \x01(\x0e\x32\x1b.skin.storage.v1.TaskStatus\x12\'\n\x06result\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\x05\x65rror\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08real_age\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12\'\n\x06intake\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x07routine\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x08\n\x06_errorB\x0b\n\t_real_age\"@\n\x0cTaskProgress\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x10\n\x08\x66raction\x18\x02 \x01(\x01\x12\x0f\n\x07message\x18\x03 \x01(\t\"a\n\x11\x43reateTaskRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x15\n\x08real_age\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\tB\x0b\n\t_real_age\"J\n\x12\x43reateTaskResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.Task\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"2\n\x0eGetTaskRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\"6\n\x0fGetTaskResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.Task\"J\n\x10ListTasksRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"R\n\x11ListTasksResponse\x12$\n\x05tasks\x18\x01 \x03(\x0b\x32\x15.skin.storage.v1.Task\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa9\x01\n\x11UpdateTaskRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12+\n\x06status\x18\x03 \x01(\x0e\x32\x1b.skin.storage.v1.TaskStatus\x12\'\n\x06result\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\x05\x65rror\x18\x05 \x01(\tH\x00\x88\x01\x01\x42\x08\n\x06_error\"9\n\x12UpdateTaskResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.Task\"]\n\x10SetIntakeRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\'\n\x06intake\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"8\n\x11SetIntakeResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.Task\"_\n\x11SetRoutineRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12(\n\x07routine\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"9\n\x12SetRoutineResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.Task\"5\n\x11\x44\x65leteTaskRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\"\x14\n\x12\x44\x65leteTaskResponse\"4\n\x10WatchTaskRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\"v\n\x11WatchTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.TaskH\x00\x12\x31\n\x08progress\x18\x02 \x01(\x0b\x32\x1d.skin.storage.v1.TaskProgressH\x00\x42\x07\n\x05\x65vent\"k\n\x16PublishProgressRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12/\n\x08progress\x18\x03 \x01(\x0b\x32\x1d.skin.storage.v1.TaskProgress\"\x19\n\x17PublishProgressResponse*\x8d\x01\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12TASK_STATUS_QUEUED\x10\x01\x12\x17\n\x13TASK_STATUS_RUNNING\x10\x02\x12\x19\n\x15TASK_STATUS_SUCCEEDED\x10\x03\x12\x16\n\x12TASK_STATUS_FAILED\x10\x04\x32\xa0\x06\n\x10TaskStoreService\x12U\n\nCreateTask\x12\".skin.storage.v1.CreateTaskRequest\x1a#.skin.storage.v1.CreateTaskResponse\x12L\n\x07GetTask\x12\x1f.skin.storage.v1.GetTaskRequest\x1a .skin.storage.v1.GetTaskResponse\x12R\n\tListTasks\x12!.skin.storage.v1.ListTasksRequest\x1a\".skin.storage.v1.ListTasksResponse\x12U\n\nUpdateTask\x12\".skin.storage.v1.UpdateTaskRequest\x1a#.skin.storage.v1.UpdateTaskResponse\x12R\n\tSetIntake\x12!.skin.storage.v1.SetIntakeRequest\x1a\".skin.storage.v1.SetIntakeResponse\x12U\n\nSetRoutine\x12\".skin.storage.v1.SetRoutineRequest\x1a#.skin.storage.v1.SetRoutineResponse\x12U\n\nDeleteTask\x12\".skin.storage.v1.DeleteTaskRequest\x1a#.skin.storage.v1.DeleteTaskResponse\x12T\n\tWatchTask\x12!.skin.storage.v1.WatchTaskRequest\x1a\".skin.storage.v1.WatchTaskResponse0\x01\x12\x64\n\x0fPublishProgress\x12\'.skin.storage.v1.PublishProgressRequest\x1a(.skin.storage.v1.PublishProgressResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dskin/storage/v1/storage.proto\x12\x0fskin.storage.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf0\x02\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12+\n\x06status\x18\x03 \x01(\x0e\x32\x1b.skin.storage.v1.TaskStatus\x12\'\n\x06result\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\x05\x65rror\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08real_age\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12\'\n\x06intake\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x07routine\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x08\n\x06_errorB\x0b\n\t_real_age\"@\n\x0cTaskProgress\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x10\n\x08\x66raction\x18\x02 \x01(\x01\x12\x0f\n\x07message\x18\x03 \x01(\t\"~\n\x11\x43reateTaskRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x15\n\x08real_age\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x1b\n\x13request_fingerprint\x18\x04 \x01(\tB\x0b\n\t_real_age\"J\n\x12\x43reateTaskResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.Task\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"2\n\x0eGetTaskRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\"6\n\x0fGetTaskResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.Task\"J\n\x10ListTasksRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"R\n\x11ListTasksResponse\x12$\n\x05tasks\x18\x01 \x03(\x0b\x32\x15.skin.storage.v1.Task\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa9\x01\n\x11UpdateTaskRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12+\n\x06status\x18\x03 \x01(\x0e\x32\x1b.skin.storage.v1.TaskStatus\x12\'\n\x06result\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\x05\x65rror\x18\x05 \x01(\tH\x00\x88\x01\x01\x42\x08\n\x06_error\"9\n\x12UpdateTaskResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.Task\"]\n\x10SetIntakeRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\'\n\x06intake\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"8\n\x11SetIntakeResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.Task\"_\n\x11SetRoutineRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12(\n\x07routine\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"9\n\x12SetRoutineResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.Task\"5\n\x11\x44\x65leteTaskRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\"\x14\n\x12\x44\x65leteTaskResponse\"4\n\x10WatchTaskRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\"v\n\x11WatchTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.TaskH\x00\x12\x31\n\x08progress\x18\x02 \x01(\x0b\x32\x1d.skin.storage.v1.TaskProgressH\x00\x42\x07\n\x05\x65vent\"k\n\x16PublishProgressRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12/\n\x08progress\x18\x03 \x01(\x0b\x32\x1d.skin.storage.v1.TaskProgress\"\x19\n\x17PublishProgressResponse*\x8d\x01\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12TASK_STATUS_QUEUED\x10\x01\x12\x17\n\x13TASK_STATUS_RUNNING\x10\x02\x12\x19\n\x15TASK_STATUS_SUCCEEDED\x10\x03\x12\x16\n\x12TASK_STATUS_FAILED\x10\x04\x32\xa0\x06\n\x10TaskStoreService\x12U\n\nCreateTask\x12\".skin.storage.v1.CreateTaskRequest\x1a#.skin.storage.v1.CreateTaskResponse\x12L\n\x07GetTask\x12\x1f.skin.storage.v1.GetTaskRequest\x1a .skin.storage.v1.GetTaskResponse\x12R\n\tListTasks\x12!.skin.storage.v1.ListTasksRequest\x1a\".skin.storage.v1.ListTasksResponse\x12U\n\nUpdateTask\x12\".skin.storage.v1.UpdateTaskRequest\x1a#.skin.storage.v1.UpdateTaskResponse\x12R\n\tSetIntake\x12!.skin.storage.v1.SetIntakeRequest\x1a\".skin.storage.v1.SetIntakeResponse\x12U\n\nSetRoutine\x12\".skin.storage.v1.SetRoutineRequest\x1a#.skin.storage.v1.SetRoutineResponse\x12U\n\nDeleteTask\x12\".skin.storage.v1.DeleteTaskRequest\x1a#.skin.storage.v1.DeleteTaskResponse\x12T\n\tWatchTask\x12!.skin.storage.v1.WatchTaskRequest\x1a\".skin.storage.v1.WatchTaskResponse0\x01\x12\x64\n\x0fPublishProgress\x12\'.skin.storage.v1.PublishProgressRequest\x1a(.skin.storage.v1.PublishProgressResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'skin.storage.v1.storage_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TASKSTATUS']._serialized_start=1921
-  _globals['_TASKSTATUS']._serialized_end=2062
+  _globals['_TASKSTATUS']._serialized_start=1950
+  _globals['_TASKSTATUS']._serialized_end=2091
   _globals['_TASK']._serialized_start=114
   _globals['_TASK']._serialized_end=482
   _globals['_TASKPROGRESS']._serialized_start=484
   _globals['_TASKPROGRESS']._serialized_end=548
   _globals['_CREATETASKREQUEST']._serialized_start=550
-  _globals['_CREATETASKREQUEST']._serialized_end=647
-  _globals['_CREATETASKRESPONSE']._serialized_start=649
-  _globals['_CREATETASKRESPONSE']._serialized_end=723
-  _globals['_GETTASKREQUEST']._serialized_start=725
-  _globals['_GETTASKREQUEST']._serialized_end=775
-  _globals['_GETTASKRESPONSE']._serialized_start=777
-  _globals['_GETTASKRESPONSE']._serialized_end=831
-  _globals['_LISTTASKSREQUEST']._serialized_start=833
-  _globals['_LISTTASKSREQUEST']._serialized_end=907
-  _globals['_LISTTASKSRESPONSE']._serialized_start=909
-  _globals['_LISTTASKSRESPONSE']._serialized_end=991
-  _globals['_UPDATETASKREQUEST']._serialized_start=994
-  _globals['_UPDATETASKREQUEST']._serialized_end=1163
-  _globals['_UPDATETASKRESPONSE']._serialized_start=1165
-  _globals['_UPDATETASKRESPONSE']._serialized_end=1222
-  _globals['_SETINTAKEREQUEST']._serialized_start=1224
-  _globals['_SETINTAKEREQUEST']._serialized_end=1317
-  _globals['_SETINTAKERESPONSE']._serialized_start=1319
-  _globals['_SETINTAKERESPONSE']._serialized_end=1375
-  _globals['_SETROUTINEREQUEST']._serialized_start=1377
-  _globals['_SETROUTINEREQUEST']._serialized_end=1472
-  _globals['_SETROUTINERESPONSE']._serialized_start=1474
-  _globals['_SETROUTINERESPONSE']._serialized_end=1531
-  _globals['_DELETETASKREQUEST']._serialized_start=1533
-  _globals['_DELETETASKREQUEST']._serialized_end=1586
-  _globals['_DELETETASKRESPONSE']._serialized_start=1588
-  _globals['_DELETETASKRESPONSE']._serialized_end=1608
-  _globals['_WATCHTASKREQUEST']._serialized_start=1610
-  _globals['_WATCHTASKREQUEST']._serialized_end=1662
-  _globals['_WATCHTASKRESPONSE']._serialized_start=1664
-  _globals['_WATCHTASKRESPONSE']._serialized_end=1782
-  _globals['_PUBLISHPROGRESSREQUEST']._serialized_start=1784
-  _globals['_PUBLISHPROGRESSREQUEST']._serialized_end=1891
-  _globals['_PUBLISHPROGRESSRESPONSE']._serialized_start=1893
-  _globals['_PUBLISHPROGRESSRESPONSE']._serialized_end=1918
-  _globals['_TASKSTORESERVICE']._serialized_start=2065
-  _globals['_TASKSTORESERVICE']._serialized_end=2865
+  _globals['_CREATETASKREQUEST']._serialized_end=676
+  _globals['_CREATETASKRESPONSE']._serialized_start=678
+  _globals['_CREATETASKRESPONSE']._serialized_end=752
+  _globals['_GETTASKREQUEST']._serialized_start=754
+  _globals['_GETTASKREQUEST']._serialized_end=804
+  _globals['_GETTASKRESPONSE']._serialized_start=806
+  _globals['_GETTASKRESPONSE']._serialized_end=860
+  _globals['_LISTTASKSREQUEST']._serialized_start=862
+  _globals['_LISTTASKSREQUEST']._serialized_end=936
+  _globals['_LISTTASKSRESPONSE']._serialized_start=938
+  _globals['_LISTTASKSRESPONSE']._serialized_end=1020
+  _globals['_UPDATETASKREQUEST']._serialized_start=1023
+  _globals['_UPDATETASKREQUEST']._serialized_end=1192
+  _globals['_UPDATETASKRESPONSE']._serialized_start=1194
+  _globals['_UPDATETASKRESPONSE']._serialized_end=1251
+  _globals['_SETINTAKEREQUEST']._serialized_start=1253
+  _globals['_SETINTAKEREQUEST']._serialized_end=1346
+  _globals['_SETINTAKERESPONSE']._serialized_start=1348
+  _globals['_SETINTAKERESPONSE']._serialized_end=1404
+  _globals['_SETROUTINEREQUEST']._serialized_start=1406
+  _globals['_SETROUTINEREQUEST']._serialized_end=1501
+  _globals['_SETROUTINERESPONSE']._serialized_start=1503
+  _globals['_SETROUTINERESPONSE']._serialized_end=1560
+  _globals['_DELETETASKREQUEST']._serialized_start=1562
+  _globals['_DELETETASKREQUEST']._serialized_end=1615
+  _globals['_DELETETASKRESPONSE']._serialized_start=1617
+  _globals['_DELETETASKRESPONSE']._serialized_end=1637
+  _globals['_WATCHTASKREQUEST']._serialized_start=1639
+  _globals['_WATCHTASKREQUEST']._serialized_end=1691
+  _globals['_WATCHTASKRESPONSE']._serialized_start=1693
+  _globals['_WATCHTASKRESPONSE']._serialized_end=1811
+  _globals['_PUBLISHPROGRESSREQUEST']._serialized_start=1813
+  _globals['_PUBLISHPROGRESSREQUEST']._serialized_end=1920
+  _globals['_PUBLISHPROGRESSRESPONSE']._serialized_start=1922
+  _globals['_PUBLISHPROGRESSRESPONSE']._serialized_end=1947
+  _globals['_TASKSTORESERVICE']._serialized_start=2094
+  _globals['_TASKSTORESERVICE']._serialized_end=2894
 # @@protoc_insertion_point(module_scope)

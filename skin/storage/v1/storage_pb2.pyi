@@ -59,14 +59,16 @@ class TaskProgress(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., fraction: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
 
 class CreateTaskRequest(_message.Message):
-    __slots__ = ("user_id", "real_age", "idempotency_key")
+    __slots__ = ("user_id", "real_age", "idempotency_key", "request_fingerprint")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     REAL_AGE_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     real_age: int
     idempotency_key: str
-    def __init__(self, user_id: _Optional[str] = ..., real_age: _Optional[int] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    request_fingerprint: str
+    def __init__(self, user_id: _Optional[str] = ..., real_age: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., request_fingerprint: _Optional[str] = ...) -> None: ...
 
 class CreateTaskResponse(_message.Message):
     __slots__ = ("task", "created")
