@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import jwt
+from cachetools import TLRUCache
 
 from skin.settings import CommonSettings
 
@@ -25,6 +26,9 @@ AUDIENCE = "authenticated"
 _ASYMMETRIC_ALGORITHMS = ("ES256", "RS256")
 DEV_SECRET_FILE = "dev-jwt-secret"
 _ACCEPTED_CACHE_SIZE = 10_000
+# An unknown `kid` may refetch the JWKS at most once per this many seconds (a rotated key is
+# picked up within it); a flood of made-up kids costs no more fetches than that.
+JWKS_REFETCH_SECONDS = 60.0
 
 Role = Literal["authenticated", "service_role"]
 
@@ -67,34 +71,46 @@ class TokenVerifier:
             raise ValueError("a JWT secret or a JWKS URL is required")
         self._secret = hs256_secret
         self._jwks = (
-            jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=600, timeout=5)
+            jwt.PyJWKClient(
+                jwks_url,
+                cache_keys=True,
+                lifespan=600,
+                timeout=5,
+                cooldown_duration=JWKS_REFETCH_SECONDS,
+            )
             if jwks_url
             else None
         )
         self._leeway = min(leeway_seconds, 30)
-        # Verified tokens, so a client reusing its token (the usual case) costs a dict lookup.
-        # Only accepted tokens are kept, each until its own expiry.
-        self._accepted: OrderedDict[str, Caller] = OrderedDict()
+        # Verified tokens, so a client reusing its token (the usual case) costs a lookup. Only
+        # accepted tokens are kept, each until its own expiry, least recently used out first;
+        # the lock makes it safe from the gateway's worker threads.
+        self._accepted: TLRUCache[str, Caller] = TLRUCache(
+            maxsize=_ACCEPTED_CACHE_SIZE, ttu=self._expiry, timer=time.time
+        )
+        self._lock = threading.Lock()
+
+    def _expiry(self, _token: str, caller: Caller, _now: float) -> float:
+        return float(caller.claims["exp"]) + self._leeway
 
     def needs_network(self, token: str) -> bool:
         """True when checking this token may fetch the JWKS (so callers run it off the loop)."""
-        if token in self._accepted:
-            return False
+        with self._lock:
+            if self._accepted.get(token) is not None:
+                return False
         try:
             return jwt.get_unverified_header(token).get("alg") in _ASYMMETRIC_ALGORITHMS
         except jwt.PyJWTError:
             return False
 
     def verify(self, token: str) -> Caller:
-        cached = self._accepted.get(token)
+        with self._lock:
+            cached = self._accepted.get(token)  # None once past its expiry
         if cached is not None:
-            if cached.claims["exp"] + self._leeway > time.time():
-                return cached
-            del self._accepted[token]
+            return cached
         caller = self._verify_uncached(token)
-        self._accepted[token] = caller
-        if len(self._accepted) > _ACCEPTED_CACHE_SIZE:
-            self._accepted.popitem(last=False)
+        with self._lock:
+            self._accepted[token] = caller
         return caller
 
     def _verify_uncached(self, token: str) -> Caller:

@@ -102,8 +102,11 @@ def jwks_server() -> Iterator[tuple[str, dict]]:
         key["use"] = "sig"
     body = json.dumps({"keys": keys}).encode()
 
+    fetches = []
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            fetches.append(time.time())
             self.send_response(200)
             self.send_header("content-type", "application/json")
             self.end_headers()
@@ -115,7 +118,8 @@ def jwks_server() -> Iterator[tuple[str, dict]]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/jwks.json", {"ec-1": ec_key, "rsa-1": rsa_key}
+    private = {"ec-1": ec_key, "rsa-1": rsa_key, "fetches": fetches}
+    yield f"http://127.0.0.1:{server.server_port}/jwks.json", private
     server.shutdown()
 
 
@@ -158,3 +162,57 @@ def test_refused_token_is_never_cached_as_accepted():
     for _ in range(2):
         with pytest.raises(InvalidTokenError):
             verifier.verify(REFUSED["wrong signature"])
+
+
+def test_made_up_kids_do_not_refetch_the_jwks_each_time(jwks_server):
+    # Found: every unknown `kid` fetched the JWKS again, so a flood of made-up kids made the
+    # gateway hammer the auth server. An unknown kid refetches at most once per cooldown.
+    url, private = jwks_server
+    verifier = TokenVerifier(None, url)
+    known = jwt.encode(claims(), private["ec-1"], algorithm="ES256", headers={"kid": "ec-1"})
+    assert verifier.verify(known).user_id == USER
+    before = len(private["fetches"])
+    for index in range(25):
+        forged = jwt.encode(
+            claims(), private["ec-1"], algorithm="ES256", headers={"kid": f"made-up-{index}"}
+        )
+        with pytest.raises(InvalidTokenError, match="signing key is unknown"):
+            verifier.verify(forged)
+    assert len(private["fetches"]) - before <= 1
+
+
+def test_the_token_cache_is_safe_across_threads_at_expiry(monkeypatch):
+    # Found: two threads finding the same cached token expired could both delete it, and one
+    # raised KeyError (a 500) instead of "token has expired". A clock that yields the thread
+    # on every reading makes threads interleave inside the cache's check-then-act.
+    real_time = time.time
+
+    def yielding_time() -> float:
+        time.sleep(0.0002)
+        return real_time()
+
+    monkeypatch.setattr(time, "time", yielding_time)
+    verifier = TokenVerifier(SECRET, leeway_seconds=0)
+    expiry = int(real_time()) + 1
+    tokens = [
+        jwt.encode(claims(exp=expiry, jti=str(n)), SECRET, algorithm="HS256") for n in range(5)
+    ]
+    unexpected: list[BaseException] = []
+    stop = expiry + 1.0
+
+    def hammer() -> None:
+        while real_time() < stop:
+            for token in tokens:
+                try:
+                    verifier.verify(token)
+                except InvalidTokenError:
+                    pass
+                except Exception as exc:  # noqa: BLE001 - what the test looks for
+                    unexpected.append(exc)
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert unexpected == []
