@@ -5,6 +5,7 @@ import sys
 import uvicorn
 
 from gateway.app import build_app
+from gateway.http_server import http_protocol
 from gateway.settings import GatewaySettings
 from skin.logs import configure_logging
 
@@ -17,7 +18,7 @@ def main() -> int:
         host=settings.gateway_host,
         port=settings.gateway_port,
         loop="uvloop",
-        http="httptools",
+        http=http_protocol(settings.header_timeout_seconds),
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -21,6 +20,7 @@ from gateway.runner import TaskRunner
 from gateway.settings import GatewaySettings
 from gateway.webhooks import WebhookSender
 from skin.identity import build_verifier
+from skin.request_ids import request_id_from
 
 logger = logging.getLogger(__name__)
 access_log = logging.getLogger("gateway.access")
@@ -70,7 +70,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     async def request_context(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request.state.request_id = request_id_from(request.headers.get("x-request-id"))
         started = time.perf_counter()
         response = await record_request(request, call_next)
         response.headers["x-request-id"] = request.state.request_id

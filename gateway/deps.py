@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -12,6 +11,7 @@ from gateway.clients import Backends
 from gateway.errors import ApiError
 from gateway.runner import TaskRunner
 from skin.identity import Caller, InvalidTokenError, TokenVerifier, bearer_token
+from skin.request_ids import request_id_from
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def current_user(request: Request, authorization: Annotated[str | None, Header()
         raise ApiError(401, "INVALID_TOKEN", str(exc)) from exc
     if caller.is_service:
         raise ApiError(401, "INVALID_TOKEN", "a user's access token is required here")
-    request_id = getattr(request.state, "request_id", None) or uuid.uuid4().hex
+    request_id = getattr(request.state, "request_id", None) or request_id_from(None)
     return User(caller=caller, token=token, request_id=request_id)
 
 

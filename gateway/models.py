@@ -3,7 +3,7 @@ always with those keys (null where empty), plus intake, routine and timestamps."
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -34,7 +34,10 @@ class TaskView(BaseModel):
     error: str | None = Field(description="Why the task failed, in words a person can act on.")
     real_age: int | None
     intake: dict[str, Any] | None = Field(description="The intake form (intake.schema.json).")
-    routine: Routine | None = Field(description="The routine (skin/schemas/routine.schema.json).")
+    routine: Routine | dict[str, Any] | None = Field(
+        description="The routine (skin/schemas/routine.schema.json). A routine stored by an "
+        "older version that no longer fits the current schema is returned as it was stored."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -50,9 +53,9 @@ class TaskView(BaseModel):
             error=task.error if task.HasField("error") else None,
             real_age=task.real_age if task.HasField("real_age") else None,
             intake=struct("intake"),
-            routine=Routine.model_validate(struct("routine")) if task.HasField("routine") else None,
-            created_at=task.create_time.ToDatetime().replace(tzinfo=None),
-            updated_at=task.update_time.ToDatetime().replace(tzinfo=None),
+            routine=struct("routine"),  # the current Routine when it fits, else as stored
+            created_at=task.create_time.ToDatetime(tzinfo=UTC),
+            updated_at=task.update_time.ToDatetime(tzinfo=UTC),
         )
 
 

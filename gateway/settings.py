@@ -19,6 +19,9 @@ class GatewaySettings(CommonSettings):
         default=None, description="The runner's token; minted from the HS256 secret when unset."
     )
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A request's line and headers must arrive within this."
+    )
     call_timeout_seconds: float = Field(default=10.0, gt=0)
     analysis_timeout_seconds: float = Field(
         default=120.0, gt=0, description="One analysis, waiting for a busy analyzer included."

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import signal
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from typing import Any
@@ -18,6 +17,7 @@ from grpc_reflection.v1alpha import reflection
 
 from skin.errors import DeadlineExceeded, PermissionDenied, ServiceError, Unauthenticated, abort
 from skin.identity import Caller, InvalidTokenError, TokenVerifier, bearer_token
+from skin.request_ids import request_id_from
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     async def _enter(self, context: grpc.aio.ServicerContext) -> None:
         metadata = dict(context.invocation_metadata() or ())
-        request_id.set(str(metadata.get("x-request-id") or uuid.uuid4().hex))
+        raw_id = metadata.get("x-request-id")
+        request_id.set(request_id_from(raw_id if isinstance(raw_id, str) else None))
         remaining = context.time_remaining()
         call_budget.set(min(self._cap, remaining) if remaining is not None else self._cap)
         if self._verifier is None:

@@ -268,7 +268,7 @@ async def task_events(
     try:
         first = await stream.read()  # errors (not found, bad token) answer as HTTP errors
     except grpc.aio.AioRpcError as exc:
-        return rpc_error_response(exc)
+        return rpc_error_response(exc, user.request_id)
     if first is grpc.aio.EOF:
         raise ApiError(404, "TASK_NOT_FOUND", f"task {task_id} not found")
 

@@ -16,6 +16,7 @@ import uvicorn
 
 from analyzer.server import AnalyzerServer
 from gateway.app import build_app
+from gateway.http_server import http_protocol
 from gateway.settings import GatewaySettings
 from storage.server import StorageServer
 
@@ -35,12 +36,14 @@ def gateway_settings(
 
 
 @asynccontextmanager
-async def serve_asgi(app: Any) -> AsyncIterator[str]:
+async def serve_asgi(app: Any, **config: Any) -> AsyncIterator[str]:
     """Serves an ASGI app with uvicorn on 127.0.0.1 and a port of its own; yields the base URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", **config)
+    )
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if serving.done():
@@ -55,7 +58,9 @@ async def serve_asgi(app: Any) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def running_gateway(settings: GatewaySettings) -> AsyncIterator[str]:
-    async with serve_asgi(build_app(settings)) as url:
+    """The gateway as `python -m gateway` serves it (the same HTTP protocol)."""
+    protocol = http_protocol(settings.header_timeout_seconds)
+    async with serve_asgi(build_app(settings), http=protocol) as url:
         yield url
 
 

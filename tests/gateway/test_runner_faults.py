@@ -137,6 +137,9 @@ async def test_readiness_and_errors_when_a_backend_is_down(jwt_secret, make_user
         assert ready.status_code == 503 and ready.json()["status"] == "unavailable"
         down = await client.get("/tasks", headers=headers)
         assert down.status_code == 503 and down.json()["error"]["status"] == "UNAVAILABLE"
+        # The channel's own details name internal addresses; the body must not.
+        for internal in ("127.0.0.1", str(dead_storage), "ipv4", "connect"):
+            assert internal not in down.text
         assert (await client.get("/healthz")).status_code == 200
 
 
