@@ -12,10 +12,14 @@ import contextlib
 import itertools
 import logging
 import multiprocessing
+import os
+import signal
 import threading
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.managers import SyncManager
 from typing import Any
 
 from skin.errors import ResourceExhausted, ServiceError, Unavailable
@@ -25,9 +29,33 @@ logger = logging.getLogger(__name__)
 _worker_state: dict[str, Any] = {}
 
 
+# A worker whose analyzer died (kill -9 leaves no chance to stop the pool) notices within this.
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Ends this worker once its parent is gone: the kernel then re-parents it, and getppid()
+    changes. (PR_SET_PDEATHSIG would follow the parent's thread that spawned the worker, which
+    may end long before the analyzer does.)"""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
+
+
+def _follow_parent() -> None:
+    """In each child (workers and the manager): ignore Ctrl-C, which reaches the whole process
+    group (the analyzer stops its children itself), and exit when the analyzer is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    watchdog = threading.Thread(
+        target=_exit_with_parent, args=(os.getppid(),), name="parent-watchdog", daemon=True
+    )
+    watchdog.start()
+
+
 def _init_worker(events: Any, cancelled: Any) -> None:
     from analyzer.pipeline.face_model import FaceModel
 
+    _follow_parent()
     _worker_state.update(model=FaceModel(), events=events, cancelled=cancelled)
 
 
@@ -59,7 +87,8 @@ class AnalysisPool:
     def __init__(self, workers: int, max_concurrent: int) -> None:
         self._workers, self._max_concurrent = workers, max_concurrent
         context = multiprocessing.get_context("spawn")  # no fork: the server runs grpc threads
-        self._manager = context.Manager()
+        self._manager = SyncManager(ctx=context)
+        self._manager.start(_follow_parent)
         self._cancelled = self._manager.dict()
         self._events = context.Queue()
         self._context = context

@@ -26,6 +26,7 @@ from storage.database import (
     libpq_url,
     translate_db_error,
 )
+from storage.health import database_answers, follow_database
 from storage.janitor import run_janitor
 from storage.migrations import LoginRole, migrate
 from storage.notifications import TaskEvents
@@ -133,7 +134,16 @@ async def build_server(settings: StorageSettings) -> StorageServer:
         )
     )
     await server.start()
-    await set_serving(health_servicer, [SERVICE_NAME])
+    if await database_answers(database):
+        await set_serving(health_servicer, [SERVICE_NAME])
+    built.background.append(
+        asyncio.create_task(
+            follow_database(
+                database, health_servicer, [SERVICE_NAME], settings.health_check_interval_seconds
+            ),
+            name="database-health",
+        )
+    )
     return built
 
 

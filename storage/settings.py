@@ -24,6 +24,9 @@ class StorageSettings(CommonSettings):
         default=900.0, gt=0, description="Queued/running longer than this: failed by the janitor."
     )
     janitor_interval_seconds: float = Field(default=30.0, gt=0)
+    health_check_interval_seconds: float = Field(
+        default=2.0, gt=0, description="How often gRPC health re-checks the database."
+    )
     storage_startup_wait_seconds: float = Field(
         default=60.0, ge=0, description="How long to wait for the database at start."
     )

@@ -256,3 +256,54 @@ async def test_the_analyzer_takes_the_service_token_only(analyzer_server, face_j
         reply = await health.Check(health_pb2.HealthCheckRequest(service=""))
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
         assert analyzer_server.pool.active == 0
+
+
+def children_of(pid: int) -> set[int]:
+    """Live processes whose parent is `pid` (from /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+@pytest.mark.slow
+async def test_workers_exit_when_the_analyzer_is_killed(jwt_secret):
+    # Found: kill -9 of the analyzer left its worker pool running (~480 MB for minutes).
+    port = free_port()
+    env = {**os.environ, "ANALYZER_PORT": str(port), "ANALYZER_WORKERS": "2",
+           "SUPABASE_JWT_SECRET": jwt_secret}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "analyzer"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        await wait_serving(port, "", process)
+        workers = children_of(process.pid)
+        assert len(workers) >= 2, workers
+    finally:
+        process.kill()
+        process.wait()
+    for _ in range(100):
+        if not any(alive(pid) for pid in workers):
+            break
+        await asyncio.sleep(0.1)
+    assert not any(alive(pid) for pid in workers)

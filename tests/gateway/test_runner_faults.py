@@ -320,3 +320,19 @@ async def test_a_chunked_upload_over_the_limit_is_413(
         # Nothing was accepted, and the place it took is free again.
         files = {"image": ("a.jpg", photos.encode(photos.astronaut()), "image/jpeg")}
         assert (await client.post("/tasks", headers=headers, files=files)).status_code == 202
+
+
+async def test_reads_stay_ready_while_the_analyzer_is_down(
+    storage_server, jwt_secret, make_user, token_for
+):
+    # Found: readiness needed the analyzer, so an analyzer outage took reads offline too.
+    settings = gateway_settings(storage_server.port, free_port(), jwt_secret)
+    headers = {"authorization": f"Bearer {token_for(make_user())}"}
+    async with (
+        running_gateway(settings) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"]["analyzer"] != "SERVING"
+        assert (await client.get("/tasks", headers=headers)).status_code == 200

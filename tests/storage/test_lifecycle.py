@@ -7,11 +7,16 @@ import uuid
 
 import grpc
 import psycopg
+import pytest
 from google.protobuf import struct_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from skin.storage.v1 import storage_pb2 as pb
+from storage.embedded_postgres import EmbeddedPostgres, free_port
 from storage.janitor import STALE_ERROR, fail_stale_tasks
+from storage.server import build_server
 from tests.grpc_assertions import rpc_error
+from tests.servers import storage_settings
 
 TABLE = "public.skin_analysis_tasks"
 UPDATED_AT_TRIGGER = "trg_skin_analysis_tasks_updated_at"
@@ -346,3 +351,36 @@ async def test_text_postgresql_cannot_store_is_invalid_argument(stub, user, serv
         grpc.StatusCode.INVALID_ARGUMENT,
     )  # fmt: skip
     assert info.metadata["field"] == "error"
+
+
+@pytest.mark.slow
+async def test_health_follows_the_database(jwt_secret, tmp_path):
+    # Found: /readyz said "ok" while PostgreSQL was down. Storage's own health now follows a
+    # probe query, on a cluster of its own that this test stops and starts again.
+    cluster = EmbeddedPostgres(tmp_path / "pg", free_port(), durable=False)
+    url = cluster.start()
+    settings = storage_settings(url, jwt_secret, health_check_interval_seconds=0.3)
+    server = await build_server(settings)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+
+            async def status() -> int:
+                request = health_pb2.HealthCheckRequest(service="skin.storage.v1.TaskStoreService")
+                return (await health.Check(request, timeout=3)).status
+
+            async def becomes(wanted: int) -> None:
+                for _ in range(60):
+                    if await status() == wanted:
+                        return
+                    await asyncio.sleep(0.25)
+                raise AssertionError(f"health never became {wanted}")
+
+            await becomes(health_pb2.HealthCheckResponse.SERVING)
+            await asyncio.to_thread(cluster.stop)
+            await becomes(health_pb2.HealthCheckResponse.NOT_SERVING)
+            await asyncio.to_thread(cluster.start)
+            await becomes(health_pb2.HealthCheckResponse.SERVING)
+    finally:
+        await server.stop(0)
+        await asyncio.to_thread(cluster.stop)
