@@ -101,7 +101,7 @@ class TaskRunner:
     ) -> None:
         self._backends, self._token, self._settings = backends, token, settings
         self._on_finished = on_finished
-        self._running: dict[str, asyncio.Task[None]] = {}
+        self._running: dict[str, asyncio.Future[None]] = {}
         # Analyses sent to the analyzer at once; the rest wait here, queued, holding their photo.
         self._slots = asyncio.Semaphore(settings.analysis_concurrency)
         self._pending = 0
@@ -143,10 +143,21 @@ class TaskRunner:
 
         job.add_done_callback(done)
 
-    def start_routine(self, task_id: str, user_id: str) -> None:
-        job = asyncio.create_task(self._routine(task_id, user_id), name=f"routine-{task_id}")
-        self._running[f"routine-{task_id}"] = job
-        job.add_done_callback(lambda _: self._running.pop(f"routine-{task_id}", None))
+    @property
+    def token(self) -> ServiceToken:
+        """The service_role token the gateway writes with."""
+        return self._token
+
+    def announce(self, event: str, user_id: str, view: TaskView) -> None:
+        """Hands an event to the webhook sender, when one is configured, without waiting."""
+        if self._on_finished is None:
+            return
+        job: asyncio.Future[None] = asyncio.ensure_future(
+            self._on_finished(event, user_id, view.model_dump(mode="json"))
+        )
+        key = f"{event}-{id(job)}"
+        self._running[key] = job
+        job.add_done_callback(lambda _: self._running.pop(key, None))
 
     async def stop(self, grace: float) -> None:
         """Lets tasks finish within the grace period, then fails the rest as interrupted."""
@@ -300,37 +311,6 @@ class TaskRunner:
             # Already terminal, or storage unreachable past the deadline: the janitor ends it.
             reason = exc.last.code().name if isinstance(exc, GaveUp) else exc.code().name
             logger.warning("could not fail task %s: %s", task_id, reason)
-
-    async def _routine(self, task_id: str, user_id: str) -> None:
-        """RecommendRoutine from the stored analysis and intake, then SetRoutine."""
-        metadata = self._metadata()
-        timeout = self._settings.call_timeout_seconds
-        try:
-            task = (
-                await self._backends.storage.GetTask(
-                    storage_pb2.GetTaskRequest(user_id=user_id, task_id=task_id),
-                    metadata=metadata,
-                    timeout=timeout,
-                )
-            ).task
-            request = analyzer_pb2.RecommendRoutineRequest(analysis=task.result, intake=task.intake)
-            if task.HasField("real_age"):
-                request.real_age = task.real_age
-            routine = (
-                await self._backends.analyzer.RecommendRoutine(
-                    request, metadata=metadata, timeout=timeout
-                )
-            ).routine
-            await self._backends.storage.SetRoutine(
-                storage_pb2.SetRoutineRequest(user_id=user_id, task_id=task_id, routine=routine),
-                metadata=metadata,
-                timeout=timeout,
-            )
-        except grpc.aio.AioRpcError as exc:
-            logger.warning("routine for %s failed: %s %s", task_id, exc.code().name, exc.details())
-            return
-        if self._on_finished is not None:
-            await self._notify(task_id, user_id, "routine.ready")
 
     async def _notify(self, task_id: str, user_id: str, event: str) -> None:
         assert self._on_finished is not None

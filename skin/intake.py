@@ -3,8 +3,10 @@ and the analyzer (which turns it into a routine); its JSON Schema is in skin/sch
 
 from __future__ import annotations
 
+import hashlib
+import json
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -84,6 +86,12 @@ class Intake(BaseModel):
     @classmethod
     def _unique(cls, values: list[str]) -> list[str]:
         return list(dict.fromkeys(values))
+
+
+def intake_digest(intake: dict[str, Any]) -> str:
+    """SHA-256 (hex) of an intake's canonical JSON: keys sorted, no spaces, UTF-8."""
+    canonical = json.dumps(intake, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def intake_json_schema() -> dict[str, object]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)
@@ -70,8 +70,12 @@ class Minutes(_Out):
 
 
 class Routine(_Out):
-    schema_version: Literal["1.0"] = "1.0"
+    schema_version: Literal["1.1"] = "1.1"
     rules_version: str
+    intake_sha256: str = Field(
+        description="SHA-256 of the intake this routine was made from (its canonical JSON: "
+        "keys sorted, no spaces), so a client can tell which answers it reflects."
+    )
     am: list[Step] = Field(description="Morning steps in application order; sunscreen last.")
     pm: list[Step] = Field(
         description="Evening steps in application order; see schedule for nights."
@@ -85,3 +89,9 @@ class Routine(_Out):
     minutes: Minutes
     notes: list[str]
     disclaimer: str = "General cosmetic guidance from rules, not medical advice."
+
+    @field_validator("schedule")
+    @classmethod
+    def _weekday_order(cls, schedule: dict[Weekday, DayPlan]) -> dict[Weekday, DayPlan]:
+        # Stored as jsonb, whose keys come back in its own order; people read a week from Monday.
+        return {day: schedule[day] for day in WEEKDAYS if day in schedule}

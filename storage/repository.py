@@ -145,6 +145,12 @@ SET_AFTER_SUCCESS = {
     )
     for column in ("intake", "routine_json")
 }
+SET_INTAKE_AND_ROUTINE = _sql(
+    update(tasks)
+    .where(_MINE, tasks.c.status == _literal(SUCCEEDED))
+    .values(intake=bindparam("intake"), routine_json=bindparam("routine"))
+    .returning(*tasks.c)
+)
 DELETE = _sql(delete(tasks).where(_MINE).returning(tasks.c.id))
 PUBLISH_PROGRESS = _sql(
     select(func.pg_notify(_literal(NOTIFY_CHANNEL), bindparam("payload", type_=Text)))
@@ -235,6 +241,18 @@ async def set_column_if_succeeded(
 ) -> TaskRow | None:
     params = _ids(user_id, task_id) | {"value": Jsonb(value)}
     return await _one(conn, SET_AFTER_SUCCESS[column], params)
+
+
+async def set_intake_and_routine(
+    conn: AsyncConnection[Any],
+    user_id: str,
+    task_id: str,
+    intake: dict[str, Any],
+    routine: dict[str, Any],
+) -> TaskRow | None:
+    """Both in one statement, when the analysis succeeded; None otherwise (or not the user's)."""
+    params = _ids(user_id, task_id) | {"intake": Jsonb(intake), "routine": Jsonb(routine)}
+    return await _one(conn, SET_INTAKE_AND_ROUTINE, params)
 
 
 async def delete_task(conn: AsyncConnection[Any], user_id: str, task_id: str) -> bool:

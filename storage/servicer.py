@@ -253,6 +253,21 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
     ) -> storage_pb2.SetRoutineResponse:
         if not request.HasField("routine"):
             raise InvalidArgument("routine", "is required")
+        if request.HasField("intake"):
+            acting = Acting(request.user_id, service_only=True)
+            task_id = _task_id(request.task_id)
+            intake, routine = _json("intake", request.intake), _json("routine", request.routine)
+            async with acting.transaction(self._db) as conn:
+                row = await repository.set_intake_and_routine(
+                    conn, acting.user_id, task_id, intake, routine
+                )
+                refusal = None if row else await _refusal(
+                    conn, acting.user_id, task_id, "ANALYSIS_NOT_SUCCEEDED",
+                    "its analysis must succeed first",
+                )  # fmt: skip
+            if refusal:
+                raise refusal
+            return storage_pb2.SetRoutineResponse(task=task_to_proto(row))
         task = await self._set_after_success(
             request.user_id, request.task_id, "routine_json", _json("routine", request.routine),
             service_only=True,

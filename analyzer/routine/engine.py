@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from analyzer.routine.rules import Active, Product, Rules, load_rules
-from skin.intake import CONCERNS, Intake, SkinType
+from skin.intake import CONCERNS, Intake, SkinType, intake_digest
 from skin.routine import (
     WEEKDAYS,
     Avoid,
@@ -265,6 +265,7 @@ class _Builder:
         pm_busiest = max(sum(s.minutes for s in pm if day in s.days) for day in WEEKDAYS)
         return Routine(
             rules_version=rules.version,
+            intake_sha256=intake_digest(self.intake.model_dump(mode="json")),
             am=am,
             pm=pm,
             weekly=weekly,

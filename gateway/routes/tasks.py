@@ -17,12 +17,12 @@ from gateway.clients import Backends
 from gateway.deps import BackendsDep, CurrentUser, RunnerDep, User
 from gateway.errors import ApiError, rpc_error_response
 from gateway.models import STATUS_NAMES, ErrorBody, TaskAccepted, TaskPage, TaskView
+from gateway.routines import store_intake_with_routine
 from gateway.runner import Reservation, TaskRunner
 from gateway.uploads import read_form
 from skin.errors import error_info
 from skin.intake import Intake
 from skin.storage.v1 import storage_pb2
-from skin.structs import to_struct
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -223,11 +223,14 @@ async def delete_task(
 
 @router.put(
     "/{task_id}/intake",
-    status_code=202,
-    response_model=TaskAccepted,
+    response_model=TaskView,
     responses={
         **ERROR_RESPONSES,
         409: {"model": ErrorBody, "description": "The analysis has not succeeded."},
+        503: {
+            "model": ErrorBody,
+            "description": "No routine could be made now; nothing was stored. Retry.",
+        },
     },
 )
 async def put_intake(
@@ -237,16 +240,22 @@ async def put_intake(
     user: CurrentUser,
     backends: BackendsDep,
     runner: RunnerDep,
-) -> TaskAccepted:
-    """Stores the intake form; the routine is made from it and the analysis, and appears on GET."""
-    message = to_struct(intake.model_dump(mode="json"))
-    await backends.storage.SetIntake(
-        storage_pb2.SetIntakeRequest(task_id=task_id, intake=message),
-        metadata=user.metadata(),
-        timeout=_timeout(request),
+) -> TaskView:
+    """Stores the intake form together with the routine made from it and the analysis, and
+    answers with the task as it now is. The routine's `intake_sha256` names the intake it came
+    from. If no routine can be made now, the answer is 503 and nothing is stored."""
+    task = await store_intake_with_routine(
+        backends,
+        runner.token,
+        user.metadata(),
+        user.id,
+        task_id,
+        intake,
+        _timeout(request),
     )
-    runner.start_routine(task_id, user.id)
-    return TaskAccepted(task_id=task_id)
+    view = TaskView.from_proto(task)
+    runner.announce("routine.ready", user.id, view)
+    return view
 
 
 @router.get(

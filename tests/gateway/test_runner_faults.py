@@ -12,6 +12,7 @@ import pytest
 from google.protobuf import struct_pb2
 
 from skin.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
+from skin.storage.v1 import storage_pb2, storage_pb2_grpc
 from storage.embedded_postgres import free_port
 from storage.server import build_server as build_storage
 from tests.analyzer import photos
@@ -336,3 +337,36 @@ async def test_reads_stay_ready_while_the_analyzer_is_down(
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"]["analyzer"] != "SERVING"
         assert (await client.get("/tasks", headers=headers)).status_code == 200
+
+
+async def test_intake_with_no_routine_possible_is_503_and_stores_nothing(
+    storage_server, jwt_secret, make_user, token_for, service_token
+):
+    # Found: PUT intake answered 202, tried once, and lost the routine when that failed.
+    user_id = make_user()
+    user_md = [("authorization", f"Bearer {token_for(user_id)}")]
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{storage_server.port}") as channel:
+        stub = storage_pb2_grpc.TaskStoreServiceStub(channel)
+        task = (await stub.CreateTask(storage_pb2.CreateTaskRequest(), metadata=user_md)).task
+        result = struct_pb2.Struct()
+        result.update({"schema_version": "2.1", "concerns": {}})
+        await stub.UpdateTask(
+            storage_pb2.UpdateTaskRequest(
+                user_id=user_id, task_id=task.id, status=storage_pb2.TASK_STATUS_SUCCEEDED,
+                result=result,
+            ),
+            metadata=[("authorization", f"Bearer {service_token}")],
+        )  # fmt: skip
+    settings = gateway_settings(storage_server.port, free_port(), jwt_secret)  # no analyzer
+    headers = {"authorization": f"Bearer {token_for(user_id)}"}
+    async with (
+        running_gateway(settings) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
+        response = await client.put(
+            f"/tasks/{task.id}/intake", headers=headers, json={"skin_type": "dry"}
+        )
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["details"][0]["reason"] == "ROUTINE_UNAVAILABLE"
+        body = (await client.get(f"/tasks/{task.id}", headers=headers)).json()
+    assert body["intake"] is None and body["routine"] is None

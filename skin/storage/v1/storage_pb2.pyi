@@ -147,14 +147,16 @@ class SetIntakeResponse(_message.Message):
     def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ...) -> None: ...
 
 class SetRoutineRequest(_message.Message):
-    __slots__ = ("user_id", "task_id", "routine")
+    __slots__ = ("user_id", "task_id", "routine", "intake")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     ROUTINE_FIELD_NUMBER: _ClassVar[int]
+    INTAKE_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     task_id: str
     routine: _struct_pb2.Struct
-    def __init__(self, user_id: _Optional[str] = ..., task_id: _Optional[str] = ..., routine: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    intake: _struct_pb2.Struct
+    def __init__(self, user_id: _Optional[str] = ..., task_id: _Optional[str] = ..., routine: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., intake: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class SetRoutineResponse(_message.Message):
     __slots__ = ("task",)
