@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import grpc
 import psycopg
 from grpc_health.v1 import health
+from sqlalchemy.engine import make_url
 
 from skin.grpc_runtime import (
     ServiceInterceptor,
@@ -64,27 +65,40 @@ class StorageServer:
 
 
 def serving_url(settings: StorageSettings) -> str:
-    """Migrates with the privileged URL when there is one, and returns the URL of the login
-    role that serves requests (DESIGN.md §3)."""
+    """Migrates when it may, and returns the URL that serves requests (DESIGN in docs/):
+
+    - DATABASE_ADMIN_URL set: it migrates, and DATABASE_URL is used exactly as given; its role
+      (user and password from the URL) is created or updated as the login role.
+    - DATABASE_URL names a role that may migrate (a superuser, or Supabase's `postgres`): it
+      migrates, then serving logs in as STORAGE_DB_ROLE with STORAGE_DB_PASSWORD (or a password
+      derived from the JWT secret, the same in every replica).
+    - DATABASE_URL names a low-privilege role: used as it is, nothing migrated.
+    Whatever serves must be neither a superuser nor BYPASSRLS."""
     if settings.database_url is None:
         raise ValueError("database_url must be set (serve() starts the embedded cluster)")
-    admin_url = settings.database_admin_url or settings.database_url
-    admin = inspect_role(admin_url)
-    if not admin.can_migrate:
-        if settings.database_admin_url:
-            raise RuntimeError(f"DATABASE_ADMIN_URL role {admin.name} may not create roles")
-        # DATABASE_URL already names a low-privilege role: use it as it is.
-        if admin.superuser or admin.bypassrls:
-            raise RuntimeError(f"role {admin.name} bypasses row-level security")
-        return libpq_url(settings.database_url)
-    password = settings.storage_db_password
-    if not password:
-        secret = signing_secret(settings)
-        if not secret:
-            raise RuntimeError("set STORAGE_DB_PASSWORD (no JWT secret to derive it from)")
-        password = derive_db_password(secret)
-    migrate(admin_url, LoginRole(settings.storage_db_role, password))
-    return libpq_url(settings.database_url, role=settings.storage_db_role, password=password)
+    if settings.database_admin_url:
+        if not inspect_role(settings.database_admin_url).can_migrate:
+            raise RuntimeError("DATABASE_ADMIN_URL names a role that may not create roles")
+        given = make_url(settings.database_url)
+        if not given.username:
+            raise RuntimeError("DATABASE_URL must name the role storage serves as")
+        migrate(settings.database_admin_url, LoginRole(given.username, given.password))
+        url = libpq_url(settings.database_url)
+    elif inspect_role(settings.database_url).can_migrate:
+        password = settings.storage_db_password
+        if not password:
+            secret = signing_secret(settings)
+            if not secret:
+                raise RuntimeError("set STORAGE_DB_PASSWORD (no JWT secret to derive it from)")
+            password = derive_db_password(secret)
+        migrate(settings.database_url, LoginRole(settings.storage_db_role, password))
+        url = libpq_url(settings.database_url, role=settings.storage_db_role, password=password)
+    else:
+        url = libpq_url(settings.database_url)
+    serving = inspect_role(url)
+    if serving.superuser or serving.bypassrls:
+        raise RuntimeError(f"role {serving.name} bypasses row-level security; it may not serve")
+    return url
 
 
 async def _wait_for_database(settings: StorageSettings) -> str:

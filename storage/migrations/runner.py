@@ -1,9 +1,15 @@
 """Applies the SQL migrations with a privileged connection and sets up the service's login role.
 
-Idempotent and safe for concurrent replicas (an advisory lock serialises them). The auth shim is
-skipped where schema `auth` already exists (Supabase); the seed's DDL runs verbatim, statement by
-statement, skipping only what the server already has or cannot have (an existing policy; the
-pgcrypto extension where it is not installed, since gen_random_uuid() is built in from PG 13).
+Idempotent and safe for concurrent replicas (an advisory lock serialises them), and it works as a
+role that is not a superuser (Supabase's `postgres` has CREATEROLE and BYPASSRLS only), on every
+start. The ledger lives in the private schema `skin_private`, which the API roles cannot use:
+on Supabase every table in `public` is reachable through the REST API.
+
+Each file runs whole, in one transaction (psycopg sends a script without parameters as one
+simple query, so the server's own parser splits it). The seed is the exception: its DDL runs
+verbatim, statement by statement, skipping only what the server already has or cannot have (an
+existing policy; the pgcrypto extension where it is not installed, since gen_random_uuid() is
+built in from PG 13).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ SHIM = "0000_auth_shim"
 SEED = "0001_seed"
 SEED_POLICY = "Users manage their own skin analysis tasks"
 _LOCK_KEY = 0x5C1A_7A5C  # any constant shared by every replica
+PRIVATE_SCHEMA = "skin_private"  # the project's bookkeeping, out of the API roles' reach
+LEDGER = f"{PRIVATE_SCHEMA}.schema_migrations"
 
 
 @dataclass(frozen=True)
@@ -29,36 +37,40 @@ class LoginRole:
     """The low-privilege role every serving connection logs in as."""
 
     name: str
-    password: str
+    password: str | None  # None: keep the role's password (or create it without one)
 
 
 def split_statements(script: str) -> list[str]:
-    """Splits SQL on top-level semicolons, keeping dollar-quoted bodies and strings whole."""
+    """Splits SQL on top-level semicolons. String literals ('...', and E'...' with backslash
+    escapes), quoted identifiers ("..."), dollar-quoted bodies, and -- and /* */ comments
+    (nested, as PostgreSQL allows) never split a statement. Only the seed is split."""
     statements: list[str] = []
     current: list[str] = []
-    i, quote = 0, None
-    while i < len(script):
+    i, n = 0, len(script)
+    while i < n:
         char = script[i]
-        if quote is None and script.startswith("--", i):
+        if script.startswith("--", i):
             end = script.find("\n", i)
-            i = len(script) if end == -1 else end
+            i = n if end == -1 else end
             continue
-        if quote is None and char == "$":
+        if script.startswith("/*", i):
+            i = _block_comment_end(script, i)
+            continue
+        if char == "$":
             end = script.find("$", i + 1)
             tag = script[i : end + 1] if end != -1 else ""
             if tag and (tag == "$$" or tag[1:-1].isidentifier()):
-                quote = tag
-                current.append(tag)
-                i = end + 1
+                close = script.find(tag, end + 1)
+                stop = n if close == -1 else close + len(tag)
+                current.append(script[i:stop])
+                i = stop
                 continue
-        elif quote is not None and quote.startswith("$") and script.startswith(quote, i):
-            current.append(quote)
-            i += len(quote)
-            quote = None
+        if char in "'\"":
+            stop = _quoted_end(script, i, escapes=char == "'" and _is_escape_string(script, i))
+            current.append(script[i:stop])
+            i = stop
             continue
-        elif char == "'" and (quote is None or quote == "'"):
-            quote = None if quote == "'" else "'"
-        elif char == ";" and quote is None:
+        if char == ";":
             statement = "".join(current).strip()
             if statement:
                 statements.append(statement)
@@ -71,6 +83,42 @@ def split_statements(script: str) -> list[str]:
     if tail:
         statements.append(tail)
     return statements
+
+
+def _block_comment_end(script: str, start: int) -> int:
+    depth, j = 1, start + 2
+    while j < len(script) and depth:
+        if script.startswith("/*", j):
+            depth, j = depth + 1, j + 2
+        elif script.startswith("*/", j):
+            depth, j = depth - 1, j + 2
+        else:
+            j += 1
+    return j
+
+
+def _is_escape_string(script: str, quote: int) -> bool:
+    """True for E'...': the quote follows a lone E (not the end of a longer word)."""
+    if quote == 0 or script[quote - 1] not in "eE":
+        return False
+    return quote < 2 or not (script[quote - 2].isalnum() or script[quote - 2] == "_")
+
+
+def _quoted_end(script: str, start: int, *, escapes: bool) -> int:
+    """The index just past the quote that closes the one at `start` (a doubled quote is a
+    quote inside; in an escape string a backslash escapes the next character)."""
+    quote, j = script[start], start + 1
+    while j < len(script):
+        if escapes and script[j] == "\\":
+            j += 2
+            continue
+        if script[j] == quote:
+            if script.startswith(quote * 2, j):
+                j += 2
+                continue
+            return j + 1
+        j += 1
+    return len(script)
 
 
 def migration_files() -> list[Path]:
@@ -102,9 +150,12 @@ def _apply(conn: psycopg.Connection, version: str, script: str) -> str | None:
         conn, "select to_regclass('auth.users')::text where to_regclass('auth.users') is not null"
     ):
         return "schema auth already present (Supabase): shim skipped"
+    if version != SEED:
+        conn.execute(script.encode())
+        return None
     notes = []
     for statement in split_statements(script):
-        reason = _skip_seed_statement(conn, statement) if version == SEED else None
+        reason = _skip_seed_statement(conn, statement)
         if reason:
             notes.append(reason)
             continue
@@ -112,18 +163,41 @@ def _apply(conn: psycopg.Connection, version: str, script: str) -> str | None:
     return "; ".join(notes) or None
 
 
+def _is_member(conn: psycopg.Connection, role: str, member: str) -> bool:
+    return _exists(
+        conn,
+        "select 1 from pg_auth_members m join pg_roles r on r.oid = m.roleid"
+        " join pg_roles u on u.oid = m.member where r.rolname = %s and u.rolname = %s",
+        role,
+        member,
+    )
+
+
 def ensure_login_role(conn: psycopg.Connection, role: LoginRole) -> None:
-    """Creates or updates the service's login role: LOGIN NOINHERIT, no superuser, no BYPASSRLS,
-    member of authenticated and service_role, owner of nothing."""
+    """Creates or updates the service's login role: LOGIN NOINHERIT, member of authenticated
+    and service_role, owner of nothing, never a superuser or BYPASSRLS. Only what a CREATEROLE
+    role may change is set (naming SUPERUSER or BYPASSRLS at all, even to turn them off, needs
+    a superuser), and grants already held are not repeated, so this works as Supabase's
+    `postgres` on every start."""
     name = sql.Identifier(role.name)
-    attributes = sql.SQL(
-        "login noinherit nosuperuser nobypassrls nocreatedb nocreaterole password {}"
-    ).format(sql.Literal(role.password))
-    if _exists(conn, "select 1 from pg_roles where rolname = %s", role.name):
-        conn.execute(sql.SQL("alter role {} with {}").format(name, attributes))
+    password = (
+        sql.SQL(" password {}").format(sql.Literal(role.password)) if role.password else sql.SQL("")
+    )
+    facts = conn.execute(
+        "select rolsuper, rolbypassrls from pg_roles where rolname = %s", (role.name,)
+    ).fetchone()
+    if facts is None:
+        conn.execute(sql.SQL("create role {} with login noinherit{}").format(name, password))
     else:
-        conn.execute(sql.SQL("create role {} with {}").format(name, attributes))
-    conn.execute(sql.SQL("grant authenticated, service_role to {}").format(name))
+        if facts[0] or facts[1]:
+            raise RuntimeError(
+                f"role {role.name} is a superuser or bypasses row-level security; "
+                "storage must serve as a role that is neither"
+            )
+        conn.execute(sql.SQL("alter role {} with login noinherit{}").format(name, password))
+    for granted in ("authenticated", "service_role"):
+        if not _is_member(conn, granted, role.name):
+            conn.execute(sql.SQL("grant {} to {}").format(sql.Identifier(granted), name))
     if _exists(
         conn,
         "select to_regprocedure('auth.ensure_local_user(uuid)')::text "
@@ -142,21 +216,36 @@ def ensure_login_role(conn: psycopg.Connection, role: LoginRole) -> None:
         raise RuntimeError(f"role {role.name} owns the table; RLS would not bind it")
 
 
+def _prepare_ledger(conn: psycopg.Connection) -> None:
+    """The private schema and the ledger in it. Earlier versions kept the ledger in `public`,
+    where Supabase's API roles could write to it; it is moved, rows and all."""
+    conn.execute(f"create schema if not exists {PRIVATE_SCHEMA}")
+    conn.execute(f"revoke all on schema {PRIVATE_SCHEMA} from public")
+    old_ledger = "select 1 where to_regclass('public.skin_schema_migrations') is not null"
+    new_ledger = f"select 1 where to_regclass('{LEDGER}') is not null"
+    if _exists(conn, old_ledger) and not _exists(conn, new_ledger):
+        conn.execute(f"alter table public.skin_schema_migrations set schema {PRIVATE_SCHEMA}")
+        conn.execute(
+            f"alter table {PRIVATE_SCHEMA}.skin_schema_migrations rename to schema_migrations"
+        )
+    conn.execute(
+        f"create table if not exists {LEDGER} ("
+        " version text primary key,"
+        " applied_at timestamptz not null default now(),"
+        " note text)"
+    )
+    conn.execute(f"revoke all on {LEDGER} from public")
+
+
 def migrate(admin_url: str, login_role: LoginRole | None) -> list[str]:
     """Applies pending migrations; returns the versions applied by this call."""
     applied_now: list[str] = []
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute("select pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
-            conn.execute(
-                "create table if not exists public.skin_schema_migrations ("
-                " version text primary key,"
-                " applied_at timestamptz not null default now(),"
-                " note text)"
-            )
-            done = {
-                row[0] for row in conn.execute("select version from public.skin_schema_migrations")
-            }
+            with conn.transaction():
+                _prepare_ledger(conn)
+            done = {row[0] for row in conn.execute(f"select version from {LEDGER}")}
             for path in migration_files():
                 version = path.stem
                 if version in done:
@@ -164,8 +253,7 @@ def migrate(admin_url: str, login_role: LoginRole | None) -> list[str]:
                 with conn.transaction():
                     note = _apply(conn, version, path.read_text())
                     conn.execute(
-                        "insert into public.skin_schema_migrations (version, note) values (%s, %s)",
-                        (version, note),
+                        f"insert into {LEDGER} (version, note) values (%s, %s)", (version, note)
                     )
                 logger.info("migration %s applied%s", version, f" ({note})" if note else "")
                 applied_now.append(version)

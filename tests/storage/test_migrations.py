@@ -30,7 +30,7 @@ def fresh_database(pg_admin_url: str) -> Iterator[str]:
 def recorded(url: str) -> dict[str, str | None]:
     with psycopg.connect(url) as conn:
         return dict(
-            conn.execute("select version, note from public.skin_schema_migrations").fetchall()
+            conn.execute("select version, note from skin_private.schema_migrations").fetchall()
         )
 
 
@@ -66,6 +66,50 @@ def test_statement_splitter_keeps_function_bodies_whole():
     assert split_statements("select 'a;b'; select 2") == ["select 'a;b'", "select 2"]
 
 
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("select 1 /*;*/; select 2", ["select 1", "select 2"]),
+        ("select 1 /* a /* nested; */ still; */; select 2", ["select 1", "select 2"]),
+        ('select 1 as "a;b"; select 2', ['select 1 as "a;b"', "select 2"]),
+        ("select E'\\';'; select 2", ["select E'\\';'", "select 2"]),
+        ("select 'it''s; fine'; select 2", ["select 'it''s; fine'", "select 2"]),
+        ("select $tag$ ; $tag$; select 2", ["select $tag$ ; $tag$", "select 2"]),
+        ("select 1 -- a; comment\n; select 2", ["select 1", "select 2"]),
+    ],
+    ids=["block comment", "nested comment", "quoted identifier", "escape string", "doubled quote",
+         "dollar quote", "line comment"],
+)  # fmt: skip
+def test_statement_splitter_handles_what_postgresql_parses(fresh_database, script, expected):
+    # Found: /*;*/, "a;b" and E'\'' each split a statement in two. Every piece must also run.
+    assert split_statements(script) == expected
+    with psycopg.connect(fresh_database) as conn:
+        for statement in expected:
+            conn.execute(statement.encode())
+
+
+async def test_admin_url_migrates_and_database_url_serves_as_given(fresh_database, jwt_secret):
+    # Found: with DATABASE_ADMIN_URL set, DATABASE_URL's user and password were ignored.
+    role, password = f"skin_given_{uuid.uuid4().hex[:8]}", "given-" + uuid.uuid4().hex
+    given = make_url(fresh_database).set(username=role, password=password)
+    settings = storage_settings(
+        given.render_as_string(hide_password=False),
+        jwt_secret,
+        database_admin_url=fresh_database,
+    )
+    async with running_storage(settings) as stub:
+        user_id = str(uuid.uuid4())
+        with psycopg.connect(fresh_database, autocommit=True) as conn:
+            conn.execute("insert into auth.users (id) values (%s)", (user_id,))
+        md = auth(mint_token(jwt_secret, user_id))
+        assert (await stub.CreateTask(pb.CreateTaskRequest(), metadata=md)).task.user_id == user_id
+        with psycopg.connect(fresh_database) as conn:
+            sessions = conn.execute(
+                "select count(*) from pg_stat_activity where usename = %s", (role,)
+            ).fetchone()
+    assert sessions is not None and sessions[0] >= 1
+
+
 async def test_low_privilege_database_url_is_used_as_it_is(fresh_database, jwt_secret, make_user):
     password = derive_db_password(jwt_secret)
     migrate(fresh_database, LoginRole("skin_storage", password))
@@ -91,3 +135,18 @@ async def test_local_mode_creates_the_user_on_first_sight(fresh_database):
     with psycopg.connect(fresh_database) as conn:
         users = conn.execute("select count(*) from auth.users where id = %s", (user_id,))
         assert users.fetchone() == (1,)
+
+
+def test_a_ledger_left_in_public_by_an_older_version_is_moved(fresh_database):
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute(
+            "create table public.skin_schema_migrations (version text primary key,"
+            " applied_at timestamptz not null default now(), note text)"
+        )
+        conn.execute("insert into public.skin_schema_migrations (version) values ('0000_x')")
+    migrate(fresh_database, LoginRole("skin_storage_migration_test", "pw-" + uuid.uuid4().hex))
+    with psycopg.connect(fresh_database) as conn:
+        assert conn.execute("select to_regclass('public.skin_schema_migrations')").fetchone() == (
+            None,
+        )
+    assert "0000_x" in recorded(fresh_database)
