@@ -8,6 +8,7 @@ marks its job cancelled; the worker stops at the next stage boundary.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import logging
@@ -96,6 +97,9 @@ class AnalysisPool:
         self._queues: dict[int, asyncio.Queue[tuple[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._active = 0
+        # How jobs ended ("result", "cancelled", "error"), as the workers reported it: a job
+        # whose caller left ends "cancelled" when its worker stopped early, "result" if not.
+        self.outcomes: collections.Counter[str] = collections.Counter()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reader = threading.Thread(
             target=self._read_events, name="analysis-events", daemon=True
@@ -133,6 +137,8 @@ class AnalysisPool:
             if item is None:
                 return
             job_id, kind, payload = item
+            if kind != "progress":
+                self.outcomes[kind] += 1
             queue = self._queues.get(job_id)
             if queue is not None and self._loop is not None:
                 self._loop.call_soon_threadsafe(queue.put_nowait, (kind, payload))

@@ -112,6 +112,12 @@ def test_every_failed_rule_is_reported_at_once(run_analysis):
         "HEAD_TURNED",
         "BLURRY",
     }
+    # The primary reason (ErrorInfo.reason, the one the app shows first) is the pose: a photo
+    # retaken facing the camera is judged for sharpness anew.
+    with pytest.raises(PhotoRejected) as refused:
+        run_analysis(photos.encode(tilted_and_blurred))
+    assert refused.value.reason == "HEAD_TURNED"
+    assert refused.value.metadata["reasons"].split(",")[0] == "HEAD_TURNED"
 
 
 def test_exif_orientation_is_applied(run_analysis):

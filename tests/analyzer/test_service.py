@@ -102,15 +102,20 @@ async def test_upload_above_the_photo_limit_is_image_too_large(analyzer_stub):
 
 
 async def test_cancelling_the_stream_stops_the_work(analyzer_server, analyzer_stub, face_jpeg):
+    pool = analyzer_server.pool
+    ended = dict(pool.outcomes)
     call = analyzer_stub.AnalyzeFace(pb.AnalyzeFaceRequest(image=face_jpeg), timeout=60)
     first = await call.read()
     assert first.progress.stage == pb.ANALYSIS_STAGE_DECODE
     call.cancel()
     for _ in range(100):
-        if analyzer_server.pool.active == 0:
+        if pool.active == 0:
             break
         await asyncio.sleep(0.05)
-    assert analyzer_server.pool.active == 0
+    assert pool.active == 0
+    # The worker itself stopped early: it reported the job cancelled, not finished.
+    assert pool.outcomes["cancelled"] == ended.get("cancelled", 0) + 1
+    assert pool.outcomes["result"] == ended.get("result", 0)
     # The workers are free again for the next caller.
     assert (await collect(analyzer_stub, face_jpeg))[-1].HasField("result")
 
@@ -274,6 +279,13 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
+def command_of(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_text().replace("\0", " ")[:200]
+    except OSError:
+        return "?"
+
+
 def alive(pid: int) -> bool:
     try:
         stat = (Path("/proc") / str(pid) / "stat").read_text()
@@ -302,8 +314,9 @@ async def test_workers_exit_when_the_analyzer_is_killed(jwt_secret):
     finally:
         process.kill()
         process.wait()
-    for _ in range(100):
+    for _ in range(200):
         if not any(alive(pid) for pid in workers):
             break
         await asyncio.sleep(0.1)
-    assert not any(alive(pid) for pid in workers)
+    survivors = {pid: command_of(pid) for pid in workers if alive(pid)}
+    assert not survivors

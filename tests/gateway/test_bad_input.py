@@ -133,3 +133,14 @@ async def test_an_idempotency_key_reused_with_another_photo_is_422(client, heade
         data={"real_age": "33"},
     )
     assert_error(other_age, 422, "IDEMPOTENCY_KEY_REUSED")
+
+
+async def test_idempotency_keys_are_scoped_to_their_user(client, headers, make_user, token_for):
+    other = {"authorization": f"Bearer {token_for(make_user())}"}
+    key = {"idempotency-key": f"shared-{uuid.uuid4()}"}
+    files = {"image": ("a.jpg", photos.encode(photos.astronaut()), "image/jpeg")}
+    mine = await client.post("/tasks", headers=headers | key, files=files)
+    theirs = await client.post("/tasks", headers=other | key, files=files)
+    assert mine.status_code == theirs.status_code == 202
+    assert mine.json()["task_id"] != theirs.json()["task_id"]
+    assert_error(await client.get(f"/tasks/{mine.json()['task_id']}", headers=other), 404)

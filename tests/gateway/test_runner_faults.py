@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,6 +14,7 @@ import pytest
 from google.protobuf import struct_pb2
 
 from skin.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
+from skin.identity import mint_token
 from skin.storage.v1 import storage_pb2, storage_pb2_grpc
 from storage.embedded_postgres import free_port
 from storage.server import build_server as build_storage
@@ -370,3 +373,66 @@ async def test_intake_with_no_routine_possible_is_503_and_stores_nothing(
         assert response.json()["error"]["details"][0]["reason"] == "ROUTINE_UNAVAILABLE"
         body = (await client.get(f"/tasks/{task.id}", headers=headers)).json()
     assert body["intake"] is None and body["routine"] is None
+
+
+async def test_the_gateway_checks_tokens_itself(jwt_secret, service_token):
+    # Storage checks tokens too, which hid a gateway that did not: with storage unreachable, a
+    # bad or service token must still be 401 from the gateway, before any upload is read.
+    settings = gateway_settings(free_port(), free_port(), jwt_secret, call_timeout_seconds=2)
+    expired = mint_token(jwt_secret, str(uuid.uuid4()), ttl_seconds=-120)
+    files = {"image": ("a.jpg", photos.encode(photos.astronaut()), "image/jpeg")}
+    async with (
+        running_gateway(settings) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
+        for token in ("not.a.token", expired, service_token):
+            headers = {"authorization": f"Bearer {token}"}
+            assert (await client.get("/tasks", headers=headers)).status_code == 401
+            assert (await client.post("/tasks", headers=headers, files=files)).status_code == 401
+
+
+class ProgressingAnalyzer(analyzer_pb2_grpc.AnalyzerServiceServicer):
+    """Reports four stages, then stalls."""
+
+    STAGES = (
+        analyzer_pb2.ANALYSIS_STAGE_DECODE,
+        analyzer_pb2.ANALYSIS_STAGE_QUALITY,
+        analyzer_pb2.ANALYSIS_STAGE_LANDMARKS,
+        analyzer_pb2.ANALYSIS_STAGE_REGIONS,
+    )
+
+    async def AnalyzeFace(self, request, context):
+        for index, stage in enumerate(self.STAGES):
+            yield analyzer_pb2.AnalyzeFaceResponse(
+                progress=analyzer_pb2.AnalysisProgress(
+                    stage=stage, fraction=0.1 * (index + 1), message=f"stage {index}"
+                )
+            )
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(3600)
+
+
+async def test_every_progress_event_reaches_the_event_stream(
+    storage_server, jwt_secret, make_user, token_for
+):
+    headers = {"authorization": f"Bearer {token_for(make_user())}"}
+    async with fake_analyzer(ProgressingAnalyzer()) as port:
+        settings = gateway_settings(storage_server.port, port, jwt_secret, shutdown_grace_seconds=0)
+        async with (
+            running_gateway(settings) as url,
+            httpx.AsyncClient(base_url=url, timeout=30) as client,
+        ):
+            files = {"image": ("a.jpg", photos.encode(photos.astronaut()), "image/jpeg")}
+            task_id = (await client.post("/tasks", headers=headers, files=files)).json()["task_id"]
+            stages = []
+            async with client.stream("GET", f"/tasks/{task_id}/events", headers=headers) as events:
+
+                async def read() -> None:
+                    async for line in events.aiter_lines():
+                        if line.startswith("data:") and '"stage"' in line:
+                            stages.append(json.loads(line[5:])["stage"])
+                            if len(stages) == 4:
+                                return
+
+                await asyncio.wait_for(read(), 15)
+    assert stages == ["decode", "quality", "landmarks", "regions"]

@@ -11,12 +11,13 @@ import pytest
 from google.protobuf import struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from skin.identity import mint_token
 from skin.storage.v1 import storage_pb2 as pb
 from storage.embedded_postgres import EmbeddedPostgres, free_port
 from storage.janitor import STALE_ERROR, fail_stale_tasks
 from storage.server import build_server
 from tests.grpc_assertions import rpc_error
-from tests.servers import storage_settings
+from tests.servers import running_storage, storage_settings
 
 TABLE = "public.skin_analysis_tasks"
 UPDATED_AT_TRIGGER = "trg_skin_analysis_tasks_updated_at"
@@ -384,3 +385,20 @@ async def test_health_follows_the_database(jwt_secret, tmp_path):
     finally:
         await server.stop(0)
         await asyncio.to_thread(cluster.stop)
+
+
+async def test_the_running_janitor_fails_stale_tasks(pg_admin_url, jwt_secret, make_user):
+    # The janitor's loop as the server runs it, not just one sweep called by hand.
+    settings = storage_settings(
+        pg_admin_url, jwt_secret, janitor_interval_seconds=0.2, task_stale_after_seconds=0.5
+    )
+    user_id = make_user()
+    md = [("authorization", f"Bearer {mint_token(jwt_secret, user_id)}")]
+    async with running_storage(settings) as stub:
+        task = await create(stub, md)
+        for _ in range(50):
+            now = (await stub.GetTask(pb.GetTaskRequest(task_id=task.id), metadata=md)).task
+            if now.status == pb.TASK_STATUS_FAILED:
+                break
+            await asyncio.sleep(0.1)
+    assert now.status == pb.TASK_STATUS_FAILED and now.error == STALE_ERROR
