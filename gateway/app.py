@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -33,18 +34,21 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         backends = open_backends(settings)
+        token = ServiceToken(settings)
         webhooks = None
         if settings.webhook_url and settings.webhook_secret:
             webhooks = WebhookSender(
                 settings.webhook_url,
                 settings.webhook_secret,
+                backends.storage,
+                lambda: token.metadata(uuid.uuid4().hex),
                 settings.webhook_attempts,
                 settings.webhook_first_retry_seconds,
             )
             await webhooks.start()
         app.state.backends = backends
         on_finished = webhooks.enqueue if webhooks else None
-        app.state.runner = TaskRunner(backends, ServiceToken(settings), settings, on_finished)
+        app.state.runner = TaskRunner(backends, token, settings, on_finished)
         try:
             yield
         finally:

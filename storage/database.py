@@ -123,6 +123,17 @@ class Database:
             await conn.execute(SET_IDENTITY, _identity(role, claims_json))
             yield conn
 
+    @asynccontextmanager
+    async def as_login_role(self) -> AsyncIterator[AsyncConnection[Any]]:
+        """A transaction as the login role itself (no SET ROLE), for the project's private
+        tables, which hold no user rows and no API role may use."""
+        async with self.pool.connection() as conn:
+            timeout_ms = max(1, int(call_budget.get() * 1000))
+            await conn.execute(
+                "select set_config('statement_timeout', %s, true)", (f"{timeout_ms}ms",)
+            )
+            yield conn
+
     def as_service(self) -> Any:
         """A transaction as service_role (BYPASSRLS), for the janitor only."""
         return self.acting(SERVICE_ROLE, SERVICE_CLAIMS)

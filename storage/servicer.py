@@ -22,7 +22,7 @@ from skin.identity import parse_uuid
 from skin.progress import progress_problem
 from skin.storage.v1 import storage_pb2, storage_pb2_grpc
 from skin.structs import from_struct, storable_text_problem
-from storage import repository
+from storage import outbox, repository
 from storage.convert import (
     PROTO_TO_STATUS,
     decode_page_token,
@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
 MAX_ERROR_CHARS = 2000
 MAX_IDEMPOTENCY_KEY_CHARS = 255
+MAX_WEBHOOK_BODY_CHARS = 1024 * 1024
 # A watcher re-reads its task this often even without a notification (a safety net only).
 WATCH_REFRESH_SECONDS = 15.0
 
@@ -83,6 +84,13 @@ async def _refusal(
         current_status=current.status,
         **metadata,
     )
+
+
+def _require_service() -> None:
+    if not current_caller.get().is_service:
+        raise PermissionDenied(
+            "only the service identity delivers webhooks", reason="SERVICE_ROLE_REQUIRED"
+        )
 
 
 class Acting:
@@ -308,6 +316,56 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
         if refusal:
             raise refusal
         return storage_pb2.PublishProgressResponse()
+
+    async def EnqueueWebhook(
+        self, request: storage_pb2.EnqueueWebhookRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.EnqueueWebhookResponse:
+        acting = Acting(request.user_id, service_only=True)
+        if not request.message_id or len(request.message_id) > 128:
+            raise InvalidArgument("message_id", "is required, at most 128 characters")
+        if not request.event or len(request.event) > 64:
+            raise InvalidArgument("event", "is required, at most 64 characters")
+        if not request.body or len(request.body) > MAX_WEBHOOK_BODY_CHARS or "\x00" in request.body:
+            raise InvalidArgument("body", "is required: JSON text of at most 1 MiB")
+        async with self._db.as_login_role() as conn:
+            await outbox.enqueue(
+                conn, request.message_id, request.event, acting.user_id, request.body
+            )
+        return storage_pb2.EnqueueWebhookResponse()
+
+    async def ClaimWebhooks(
+        self, request: storage_pb2.ClaimWebhooksRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.ClaimWebhooksResponse:
+        _require_service()
+        if not 1 <= request.max_messages <= 100:
+            raise InvalidArgument("max_messages", "must be 1 to 100")
+        if not 1 <= request.lease_seconds <= 600:
+            raise InvalidArgument("lease_seconds", "must be 1 to 600")
+        async with self._db.as_login_role() as conn:
+            rows = await outbox.claim(conn, request.max_messages, request.lease_seconds)
+        reply = storage_pb2.ClaimWebhooksResponse()
+        for message_id, body, attempt, created in rows:
+            delivery = reply.deliveries.add(message_id=message_id, body=body, attempt=attempt)
+            delivery.create_time.FromDatetime(created)
+        return reply
+
+    async def FinishWebhook(
+        self, request: storage_pb2.FinishWebhookRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.FinishWebhookResponse:
+        _require_service()
+        if not request.message_id:
+            raise InvalidArgument("message_id", "is required")
+        if request.retry_after_seconds < 0:
+            raise InvalidArgument("retry_after_seconds", "must not be negative")
+        async with self._db.as_login_role() as conn:
+            await outbox.finish(
+                conn,
+                request.message_id,
+                request.delivered,
+                request.error.replace("\x00", ""),
+                request.retry_after_seconds,
+            )
+        return storage_pb2.FinishWebhookResponse()
 
     async def WatchTask(
         self, request: storage_pb2.WatchTaskRequest, context: grpc.aio.ServicerContext

@@ -208,6 +208,16 @@ def ensure_login_role(conn: psycopg.Connection, role: LoginRole) -> None:
         conn.execute(
             sql.SQL("grant execute on function auth.ensure_local_user(uuid) to {}").format(name)
         )
+    # The webhook outbox is used by the login role itself (no SET ROLE): the API roles, which
+    # Supabase exposes, get nothing in the private schema.
+    conn.execute(sql.SQL("grant usage on schema {} to {}").format(
+        sql.Identifier(PRIVATE_SCHEMA), name))  # fmt: skip
+    if _exists(conn, "select 1 where to_regclass('skin_private.webhook_outbox') is not null"):
+        conn.execute(
+            sql.SQL(
+                "grant select, insert, update, delete on skin_private.webhook_outbox to {}"
+            ).format(name)
+        )
     owner = conn.execute(
         "select tableowner from pg_tables where schemaname = 'public' "
         "and tablename = 'skin_analysis_tasks'"

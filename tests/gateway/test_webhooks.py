@@ -10,6 +10,7 @@ import json
 import secrets
 from collections.abc import AsyncIterator
 
+import grpc
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -17,8 +18,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.webhooks import WebhookSender
+from skin.storage.v1 import storage_pb2_grpc
+from storage.embedded_postgres import free_port
 from tests.analyzer import photos
 from tests.gateway.conftest import gateway_settings, running_gateway, serve_asgi, wait_for
+from tests.servers import auth
 
 SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
@@ -83,3 +88,104 @@ async def test_signed_webhook_for_the_final_status_with_a_retry(
     assert len(hooks.calls) == 2
     assert hooks.calls[0][0]["webhook-id"] == hooks.calls[1][0]["webhook-id"]
     assert not verify(hooks.calls[1][0] | {"webhook-timestamp": "1"}, hooks.calls[1][1])
+
+
+class HangingReceiver:
+    """Hangs on the first message it gets; answers every other at once."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.release = asyncio.Event()
+
+    async def hook(self, request: Request) -> Response:
+        body = json.loads(await request.body())
+        self.ids.append(str(body["data"].get("task_id")))
+        if len(self.ids) == 1:
+            await self.release.wait()
+        return Response(status_code=204)
+
+
+@pytest.fixture
+async def outbox_sender(storage_server, service_token):
+    """A factory of WebhookSenders on the session's storage, with the service token."""
+    senders: list[WebhookSender] = []
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{storage_server.port}")
+    stub = storage_pb2_grpc.TaskStoreServiceStub(channel)
+
+    async def make(url: str, first_delay: float = 0.3) -> WebhookSender:
+        sender = WebhookSender(url, SECRET, stub, lambda: auth(service_token), 6, first_delay)
+        await sender.start()
+        senders.append(sender)
+        return sender
+
+    yield make
+    for sender in senders:
+        await sender.stop(0)
+    await channel.close()
+
+
+async def test_a_hanging_delivery_does_not_hold_back_the_others(outbox_sender, make_user):
+    # Found: eight delivery slots each sleeping up to 1,024 s, so one dead endpoint stalled all.
+    hanging = HangingReceiver()
+    app = Starlette(routes=[Route("/hooks", hanging.hook, methods=["POST"])])
+    async with serve_asgi(app) as url:
+        sender = await outbox_sender(f"{url}/hooks")
+        user_id = make_user()
+        for index in range(4):
+            await sender.enqueue("task.succeeded", user_id, {"task_id": f"t{index}"})
+        mine = {f"t{index}" for index in range(4)}
+        for _ in range(50):
+            if mine <= set(hanging.ids):
+                break
+            await asyncio.sleep(0.1)
+        hanging.release.set()
+    # All four arrived while the first delivery still hung.
+    assert mine <= set(hanging.ids)
+
+
+async def test_a_message_outlives_the_gateway_that_stored_it(outbox_sender, make_user):
+    # Found: queued webhooks were lost on shutdown. The outbox keeps them for the next gateway.
+    dead_endpoint = f"http://127.0.0.1:{free_port()}/hooks"
+    first = await outbox_sender(dead_endpoint, first_delay=0.5)
+    await first.enqueue("task.failed", make_user(), {"task_id": "kept"})
+    await asyncio.sleep(1.0)  # one failed attempt, rescheduled in the outbox
+    await first.stop(0)
+    hooks = Receiver(fail_first=0)
+    app = Starlette(routes=[Route("/hooks", hooks.hook, methods=["POST"])])
+    async with serve_asgi(app) as url:
+        await outbox_sender(f"{url}/hooks", first_delay=0.5)
+
+        async def kept() -> dict:
+            while True:  # the session's outbox may hold other tests' messages too
+                event = await hooks.events.get()
+                if event["data"] == {"task_id": "kept"}:
+                    return event
+
+        event = await asyncio.wait_for(kept(), 10)
+    assert event["type"] == "task.failed"
+
+
+async def test_waiting_retries_hold_nothing_back(outbox_sender, make_user):
+    # Ten messages the endpoint refuses wait for their retries (30 s) in the outbox, not in
+    # delivery slots: the next message goes out at once.
+    seen: list[str] = []
+
+    async def hook(request: Request) -> Response:
+        task_id = json.loads(await request.body())["data"]["task_id"]
+        seen.append(task_id)
+        return Response(status_code=503 if task_id.startswith("refused") else 204)
+
+    app = Starlette(routes=[Route("/hooks", hook, methods=["POST"])])
+    async with serve_asgi(app) as url:
+        sender = await outbox_sender(f"{url}/hooks", first_delay=30)
+        user_id = make_user()
+        for index in range(10):
+            await sender.enqueue("task.failed", user_id, {"task_id": f"refused-{index}"})
+        await asyncio.sleep(0.5)
+        await sender.enqueue("task.succeeded", user_id, {"task_id": "welcome"})
+        for _ in range(50):
+            if "welcome" in seen:
+                break
+            await asyncio.sleep(0.1)
+    assert "welcome" in seen
+    assert sum(task_id.startswith("refused") for task_id in seen) == 10  # no early retries

@@ -205,3 +205,61 @@ class PublishProgressRequest(_message.Message):
 class PublishProgressResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class EnqueueWebhookRequest(_message.Message):
+    __slots__ = ("message_id", "event", "user_id", "body")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    event: str
+    user_id: str
+    body: str
+    def __init__(self, message_id: _Optional[str] = ..., event: _Optional[str] = ..., user_id: _Optional[str] = ..., body: _Optional[str] = ...) -> None: ...
+
+class EnqueueWebhookResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ClaimWebhooksRequest(_message.Message):
+    __slots__ = ("max_messages", "lease_seconds")
+    MAX_MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    max_messages: int
+    lease_seconds: int
+    def __init__(self, max_messages: _Optional[int] = ..., lease_seconds: _Optional[int] = ...) -> None: ...
+
+class WebhookDelivery(_message.Message):
+    __slots__ = ("message_id", "body", "attempt", "create_time")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    body: str
+    attempt: int
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, message_id: _Optional[str] = ..., body: _Optional[str] = ..., attempt: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ClaimWebhooksResponse(_message.Message):
+    __slots__ = ("deliveries",)
+    DELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    deliveries: _containers.RepeatedCompositeFieldContainer[WebhookDelivery]
+    def __init__(self, deliveries: _Optional[_Iterable[_Union[WebhookDelivery, _Mapping]]] = ...) -> None: ...
+
+class FinishWebhookRequest(_message.Message):
+    __slots__ = ("message_id", "delivered", "error", "retry_after_seconds")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    RETRY_AFTER_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    delivered: bool
+    error: str
+    retry_after_seconds: float
+    def __init__(self, message_id: _Optional[str] = ..., delivered: _Optional[bool] = ..., error: _Optional[str] = ..., retry_after_seconds: _Optional[float] = ...) -> None: ...
+
+class FinishWebhookResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -83,6 +83,21 @@ class TaskStoreServiceStub:
                 request_serializer=skin_dot_storage_dot_v1_dot_storage__pb2.PublishProgressRequest.SerializeToString,
                 response_deserializer=skin_dot_storage_dot_v1_dot_storage__pb2.PublishProgressResponse.FromString,
                 _registered_method=True)
+        self.EnqueueWebhook = channel.unary_unary(
+                '/skin.storage.v1.TaskStoreService/EnqueueWebhook',
+                request_serializer=skin_dot_storage_dot_v1_dot_storage__pb2.EnqueueWebhookRequest.SerializeToString,
+                response_deserializer=skin_dot_storage_dot_v1_dot_storage__pb2.EnqueueWebhookResponse.FromString,
+                _registered_method=True)
+        self.ClaimWebhooks = channel.unary_unary(
+                '/skin.storage.v1.TaskStoreService/ClaimWebhooks',
+                request_serializer=skin_dot_storage_dot_v1_dot_storage__pb2.ClaimWebhooksRequest.SerializeToString,
+                response_deserializer=skin_dot_storage_dot_v1_dot_storage__pb2.ClaimWebhooksResponse.FromString,
+                _registered_method=True)
+        self.FinishWebhook = channel.unary_unary(
+                '/skin.storage.v1.TaskStoreService/FinishWebhook',
+                request_serializer=skin_dot_storage_dot_v1_dot_storage__pb2.FinishWebhookRequest.SerializeToString,
+                response_deserializer=skin_dot_storage_dot_v1_dot_storage__pb2.FinishWebhookResponse.FromString,
+                _registered_method=True)
 
 
 class TaskStoreServiceServicer:
@@ -157,6 +172,29 @@ class TaskStoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EnqueueWebhook(self, request, context):
+        """Stores a webhook message for delivery (service_role only): kept until delivered or given
+        up, so a restart or a slow endpoint loses nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClaimWebhooks(self, request, context):
+        """Leases due webhook messages to one deliverer (service_role only); a lease that runs out
+        makes the message due again, for any deliverer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FinishWebhook(self, request, context):
+        """Records a delivery attempt's outcome (service_role only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TaskStoreServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -204,6 +242,21 @@ def add_TaskStoreServiceServicer_to_server(servicer, server):
                     servicer.PublishProgress,
                     request_deserializer=skin_dot_storage_dot_v1_dot_storage__pb2.PublishProgressRequest.FromString,
                     response_serializer=skin_dot_storage_dot_v1_dot_storage__pb2.PublishProgressResponse.SerializeToString,
+            ),
+            'EnqueueWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnqueueWebhook,
+                    request_deserializer=skin_dot_storage_dot_v1_dot_storage__pb2.EnqueueWebhookRequest.FromString,
+                    response_serializer=skin_dot_storage_dot_v1_dot_storage__pb2.EnqueueWebhookResponse.SerializeToString,
+            ),
+            'ClaimWebhooks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimWebhooks,
+                    request_deserializer=skin_dot_storage_dot_v1_dot_storage__pb2.ClaimWebhooksRequest.FromString,
+                    response_serializer=skin_dot_storage_dot_v1_dot_storage__pb2.ClaimWebhooksResponse.SerializeToString,
+            ),
+            'FinishWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.FinishWebhook,
+                    request_deserializer=skin_dot_storage_dot_v1_dot_storage__pb2.FinishWebhookRequest.FromString,
+                    response_serializer=skin_dot_storage_dot_v1_dot_storage__pb2.FinishWebhookResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -453,6 +506,87 @@ class TaskStoreService:
             '/skin.storage.v1.TaskStoreService/PublishProgress',
             skin_dot_storage_dot_v1_dot_storage__pb2.PublishProgressRequest.SerializeToString,
             skin_dot_storage_dot_v1_dot_storage__pb2.PublishProgressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnqueueWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skin.storage.v1.TaskStoreService/EnqueueWebhook',
+            skin_dot_storage_dot_v1_dot_storage__pb2.EnqueueWebhookRequest.SerializeToString,
+            skin_dot_storage_dot_v1_dot_storage__pb2.EnqueueWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClaimWebhooks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skin.storage.v1.TaskStoreService/ClaimWebhooks',
+            skin_dot_storage_dot_v1_dot_storage__pb2.ClaimWebhooksRequest.SerializeToString,
+            skin_dot_storage_dot_v1_dot_storage__pb2.ClaimWebhooksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FinishWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/skin.storage.v1.TaskStoreService/FinishWebhook',
+            skin_dot_storage_dot_v1_dot_storage__pb2.FinishWebhookRequest.SerializeToString,
+            skin_dot_storage_dot_v1_dot_storage__pb2.FinishWebhookResponse.FromString,
             options,
             channel_credentials,
             insecure,
