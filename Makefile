@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PROTOS := $(shell find protos -name '*.proto')
 
-.PHONY: run test lint proto bench-storage bench-analyzer bench-gateway calibration-photos validate
+.PHONY: run test lint proto bench-storage bench-analyzer bench-gateway calibration-photos validate \
+	reliability
 
 # uv, because mediapipe's metadata must be overridden (see dependency-overrides.txt).
 $(VENV)/.installed: pyproject.toml dependency-overrides.txt
@@ -31,6 +32,11 @@ calibration-photos: $(VENV)/.installed
 # The analyzer on the calibration set and its controlled edits: one table per goal.
 validate: $(VENV)/.installed calibration-photos
 	$(PY) -m calibration.validate
+
+# Faults, load and fuzzing against the whole system as separate processes (about 10 minutes):
+# one table of what held (docs/reliability.md). `make test` runs a bounded slice of it.
+reliability: $(VENV)/.installed
+	$(PY) -m reliability
 
 # Regenerates the committed Python code in skin/ from protos/ (see README, "Generated code").
 proto: $(VENV)/.installed

@@ -1,0 +1,1 @@
+"""Fault, load and fuzz runs against the whole system on one machine (`make reliability`)."""

@@ -1,0 +1,210 @@
+"""The fault and load cases `make reliability` runs, each returning what it promised and saw.
+
+What the system promises (docs/reliability.md): an accepted task always ends `succeeded` or
+`failed`; another user's data is never visible; bad input is a clear 4xx, never a 5xx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import signal
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from analyzer.pipeline.decode import decode_photo
+from analyzer.pipeline.rejection import PhotoRejected
+from reliability.load import Tally, app_user, crowd_member, follow, selfie
+from reliability.stack import Stack
+
+
+@dataclass
+class Outcome:
+    case: str
+    tries: int
+    passed: bool
+    detail: str
+
+
+async def _visit(stack: Stack, users: int, during: Callable[[], Awaitable[None]]) -> Tally:
+    """`users` app users visit while `during` runs (after a head start); waits for all."""
+    tally, photo = Tally(), selfie()
+    tokens = [stack.new_user() for _ in range(users)]
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as client:
+        visits = [asyncio.create_task(app_user(client, tally, t, photo)) for t in tokens]
+        await asyncio.sleep(1.5)  # the tasks are accepted and running
+        await during()
+        await asyncio.gather(*visits)
+    return tally
+
+
+def _ended(tally: Tally) -> tuple[bool, str]:
+    endings = {
+        status: list(tally.ended.values()).count(status) for status in ("succeeded", "failed")
+    }
+    detail = (
+        f"{len(tally.accepted)} accepted, {endings['succeeded']} succeeded, "
+        f"{endings['failed']} failed, {len(tally.unfinished)} unfinished"
+    )
+    return bool(tally.accepted) and not tally.unfinished, detail
+
+
+async def kill_nine(stack: Stack, name: str, users: int = 4, down_seconds: float = 3.0) -> Outcome:
+    async def fault() -> None:
+        await asyncio.to_thread(stack.signal, name, signal.SIGKILL)
+        await asyncio.sleep(down_seconds)
+        await asyncio.to_thread(stack.start, name)
+
+    tally = await _visit(stack, users, fault)
+    passed, detail = _ended(tally)
+    return Outcome(
+        f"kill -9 {name} under load",
+        users,
+        passed,
+        f"{detail}; 5xx while it was down: {tally.server_error_routes()}",
+    )
+
+
+async def database_outage(stack: Stack, seconds: float, users: int = 4) -> Outcome:
+    async def fault() -> None:
+        await asyncio.to_thread(stack.stop_database)
+        await asyncio.sleep(seconds)
+        await asyncio.to_thread(stack.start_database)
+
+    tally = await _visit(stack, users, fault)
+    passed, detail = _ended(tally)
+    return Outcome(
+        f"PostgreSQL stopped {seconds:.0f} s under load",
+        users,
+        passed,
+        f"{detail}; 5xx during the outage: {tally.server_error_routes()}",
+    )
+
+
+async def graceful_stop(stack: Stack, name: str, users: int = 4) -> Outcome:
+    codes: list[int | None] = []
+
+    async def fault() -> None:
+        codes.append(await asyncio.to_thread(stack.signal, name, signal.SIGTERM))
+        await asyncio.to_thread(stack.start, name)
+
+    tally = await _visit(stack, users, fault)
+    passed, detail = _ended(tally)
+    # uvicorn re-raises the SIGTERM once it has drained, so the gateway ends "by" it.
+    drained = bool(codes) and codes[0] in (0, -signal.SIGTERM)
+    return Outcome(
+        f"SIGTERM to {name} under load",
+        users,
+        passed and drained,
+        f"{detail}; exited with {codes[0] if codes else 'nothing (still running)'}",
+    )
+
+
+async def crowd(stack: Stack, clients: int, seconds: float) -> Outcome:
+    """Many clients mixing every route: no 5xx, memory bounded, no leaked connections."""
+    tally, photo = Tally(), selfie()
+    tokens = [stack.new_user() for _ in range(clients)]
+    memory_before = {name: stack.memory_mib(name) for name in ("storage", "gateway", "analyzer")}
+    sessions_before = await asyncio.to_thread(stack.database_sessions)
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(base_url=stack.url, timeout=60, limits=limits) as client:
+        until = time.monotonic() + seconds
+        await asyncio.gather(
+            *(
+                crowd_member(client, tally, token, photo, until, seed)
+                for seed, token in enumerate(tokens)
+            )
+        )
+        # Every task the crowd started must end too.
+        await asyncio.gather(
+            *(
+                follow(client, tally, tally.accepted[task_id], task_id, 180)
+                for task_id in tally.unfinished
+            )
+        )
+    memory_after = {name: stack.memory_mib(name) for name in memory_before}
+    sessions_after = await asyncio.to_thread(stack.database_sessions)
+    requests = sum(tally.codes.values())
+    growth = ", ".join(
+        f"{name} {memory_before[name]:.0f}->{memory_after[name]:.0f} MiB" for name in memory_before
+    )
+    passed = (
+        tally.server_errors == 0
+        and not tally.unfinished
+        and sessions_after <= max(sessions_before, 12)
+    )
+    return Outcome(
+        f"{clients} clients for {seconds:.0f} s, every route",
+        clients,
+        passed,
+        f"{requests} requests, {tally.server_errors} 5xx, "
+        f"{sum(tally.errors.values())} transport errors; {growth}; database sessions "
+        f"{sessions_before}->{sessions_after}",
+    )
+
+
+def _seed_images() -> list[bytes]:
+    rgb = Image.open(io.BytesIO(selfie(256))).convert("RGB")
+    images = []
+    for fmt in ("JPEG", "PNG", "WEBP"):
+        buffer = io.BytesIO()
+        rgb.save(buffer, fmt)
+        images.append(buffer.getvalue())
+    return images
+
+
+def decoder_fuzz(examples: int) -> Outcome:
+    """Mutated JPEG/PNG/WebP bytes through the decode stage: every one is decoded or refused with
+    a reason, nothing else is raised, and no input costs more than the byte budget."""
+    seeds = _seed_images()
+    crashes: list[str] = []
+    peak = [0.0]
+
+    @settings(
+        max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(
+        seed=st.sampled_from(seeds),
+        edits=st.lists(
+            st.tuples(st.integers(0, 10_000), st.integers(0, 255), st.sampled_from("xdi")),
+            min_size=1,
+            max_size=8,
+        ),
+        cut=st.one_of(st.none(), st.integers(8, 100_000)),
+    )
+    def one(seed: bytes, edits: list[tuple[int, int, str]], cut: int | None) -> None:
+        data = bytearray(seed if cut is None else seed[:cut])
+        for position, value, kind in edits:
+            at = position % max(len(data), 1)
+            if kind == "x" and data:
+                data[at] = value
+            elif kind == "d" and data:
+                del data[at]
+            else:
+                data.insert(at, value)
+        tracemalloc.start()
+        try:
+            decode_photo(bytes(data))
+        except PhotoRejected:
+            pass
+        except Exception as exc:  # noqa: BLE001 - what the fuzzer looks for
+            crashes.append(f"{type(exc).__name__}: {exc}"[:120])
+        finally:
+            peak[0] = max(peak[0], tracemalloc.get_traced_memory()[1] / 2**20)
+            tracemalloc.stop()
+
+    one()
+    return Outcome(
+        "decoder fuzz (mutated JPEG/PNG/WebP)",
+        examples,
+        not crashes,
+        f"{len(crashes)} crashes{': ' + crashes[0] if crashes else ''}; "
+        f"peak {peak[0]:.0f} MiB per input",
+    )

@@ -1,0 +1,58 @@
+"""A bounded slice of `make reliability`: the whole system as separate processes, with a
+process killed, PostgreSQL stopped, a crowd of clients, and the decoder fuzzed. Every case
+asserts the promise, not a timing: accepted tasks end, no 5xx where none is allowed."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reliability import cases
+from reliability.stack import Stack
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    workdir = Path(tempfile.mkdtemp(prefix="skin-test-reliability-"))
+    running = Stack(workdir)
+    try:
+        running.start_all()
+        yield running
+    finally:
+        running.stop_all()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_decoder_fuzz_finds_no_crash() -> None:
+    outcome = cases.decoder_fuzz(150)
+    assert outcome.passed, outcome.detail
+
+
+@pytest.mark.timeout(300)
+async def test_kill_9_of_storage_loses_no_task(stack: Stack) -> None:
+    outcome = await cases.kill_nine(stack, "storage", users=3)
+    assert outcome.passed, outcome.detail
+
+
+@pytest.mark.timeout(300)
+async def test_kill_9_of_the_analyzer_loses_no_task(stack: Stack) -> None:
+    outcome = await cases.kill_nine(stack, "analyzer", users=3)
+    assert outcome.passed, outcome.detail
+
+
+@pytest.mark.timeout(300)
+async def test_a_database_outage_loses_no_task(stack: Stack) -> None:
+    outcome = await cases.database_outage(stack, 4, users=3)
+    assert outcome.passed, outcome.detail
+
+
+@pytest.mark.timeout(300)
+async def test_a_crowd_on_every_route_gets_no_5xx(stack: Stack) -> None:
+    outcome = await cases.crowd(stack, clients=12, seconds=6)
+    assert outcome.passed, outcome.detail
