@@ -43,6 +43,11 @@ CHANNEL_OPTIONS = [
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    # After a backend restarts, reconnect within about two seconds (gRPC's default backoff grows
+    # to two minutes, answering 503 all the while).
+    ("grpc.initial_reconnect_backoff_ms", 250),
+    ("grpc.min_reconnect_backoff_ms", 250),
+    ("grpc.max_reconnect_backoff_ms", 2000),
 ]
 
 

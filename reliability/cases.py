@@ -34,13 +34,23 @@ class Outcome:
 
 
 async def _visit(stack: Stack, users: int, during: Callable[[], Awaitable[None]]) -> Tally:
-    """`users` app users visit while `during` runs (after a head start); waits for all."""
+    """`users` app users visit again and again (submit, follow to the end, intake) from before
+    `during` starts until after it ends, so the fault finds tasks in every stage; then every
+    visit in flight is followed to its end."""
     tally, photo = Tally(), selfie()
     tokens = [stack.new_user() for _ in range(users)]
+    done = asyncio.Event()
+
+    async def keep_visiting(token: str) -> None:
+        while not done.is_set():
+            await app_user(client, tally, token, photo)
+
     async with httpx.AsyncClient(base_url=stack.url, timeout=30) as client:
-        visits = [asyncio.create_task(app_user(client, tally, t, photo)) for t in tokens]
-        await asyncio.sleep(1.5)  # the tasks are accepted and running
+        visits = [asyncio.create_task(keep_visiting(token)) for token in tokens]
+        await asyncio.sleep(1.5)  # tasks are queued, running and finishing
         await during()
+        await asyncio.sleep(2.0)  # and more arrive after the fault
+        done.set()
         await asyncio.gather(*visits)
     return tally
 
