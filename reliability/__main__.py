@@ -32,6 +32,7 @@ async def run(quick: bool) -> list[cases.Outcome]:
             *([] if quick else [lambda: cases.database_outage(stack, 45)]),
             *[lambda name=name: cases.graceful_stop(stack, name) for name in SERVICES],
             lambda: cases.crowd(stack, 20 if quick else 200, 10 if quick else 60),
+            lambda: cases.large_uploads(stack, 12 if quick else 40),
         ]
         for step in steps:
             started = time.monotonic()

@@ -218,3 +218,48 @@ def decoder_fuzz(examples: int) -> Outcome:
         f"{len(crashes)} crashes{': ' + crashes[0] if crashes else ''}; "
         f"peak {peak[0]:.0f} MiB per input",
     )
+
+
+async def large_uploads(stack: Stack, uploads: int = 40, megabytes: int = 19) -> Outcome:
+    """Many concurrent near-limit uploads: the cap holds (the rest are 429) and the gateway's
+    memory stays within the cap times the upload size (twice: the body and the parsed photo)
+    over its baseline."""
+    cap = int(stack.environment().get("MAX_PENDING_TASKS", "64"))
+    token = stack.new_user()
+    photo = selfie()
+    padding = megabytes * 2**20 - len(photo)
+    body = photo + b"\0" * max(padding, 0)  # a JPEG with trailing bytes: accepted, then decoded
+    baseline = stack.memory_mib("gateway")
+    peak = [baseline]
+    sampling = True
+
+    async def sample() -> None:
+        while sampling:
+            peak[0] = max(peak[0], stack.memory_mib("gateway"))
+            await asyncio.sleep(0.05)
+
+    codes: list[int] = []
+    sampler = asyncio.create_task(sample())
+    async with httpx.AsyncClient(base_url=stack.url, timeout=120) as client:
+
+        async def upload() -> None:
+            files = {"image": ("big.jpg", body, "image/jpeg")}
+            headers = {"authorization": f"Bearer {token}"}
+            try:
+                response = await client.post("/tasks", headers=headers, files=files)
+                codes.append(response.status_code)
+            except httpx.HTTPError:
+                codes.append(0)
+
+        await asyncio.gather(*(upload() for _ in range(uploads)))
+    sampling = False
+    await sampler
+    bound = baseline + 2 * cap * megabytes + 64
+    accepted, refused = codes.count(202), codes.count(429)
+    return Outcome(
+        f"{uploads} concurrent {megabytes} MB uploads, cap {cap}",
+        uploads,
+        accepted <= cap and accepted + refused == uploads and peak[0] <= bound,
+        f"{accepted} accepted, {refused} refused (429), other {uploads - accepted - refused}; "
+        f"gateway {baseline:.0f} MiB -> peak {peak[0]:.0f} MiB (bound {bound:.0f})",
+    )

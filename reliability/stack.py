@@ -70,6 +70,7 @@ class Stack:
             "ANALYSIS_TIMEOUT_SECONDS": "90",
             "RESULT_WRITE_SECONDS": "120",
             "SHUTDOWN_GRACE_SECONDS": "5",
+            "MAX_PENDING_TASKS": "8",
         }
 
     def start_database(self) -> None:
