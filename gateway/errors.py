@@ -44,6 +44,8 @@ STATUS_NAME = {
     500: "INTERNAL", 501: "UNIMPLEMENTED", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
 }  # fmt: skip
 DOMAIN = "gateway.skin-analysis"
+# Where FastAPI found a bad value; the field's own name is what a client needs.
+LOCATIONS = ("body", "path", "query", "header")
 REALM = "skin-analysis"
 
 
@@ -149,7 +151,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         fields = [
-            ".".join(str(part) for part in error["loc"] if part != "body") for error in exc.errors()
+            ".".join(str(part) for part in error["loc"] if part not in LOCATIONS)
+            for error in exc.errors()
         ]
         message = "; ".join(
             f"{field}: {error['msg']}" for field, error in zip(fields, exc.errors(), strict=True)

@@ -22,11 +22,11 @@ STATUS_NAMES: dict[int, Status] = {
 
 
 class TaskAccepted(BaseModel):
-    task_id: str
+    task_id: str = Field(json_schema_extra={"format": "uuid"})
 
 
 class TaskView(BaseModel):
-    task_id: str
+    task_id: str = Field(json_schema_extra={"format": "uuid"})
     status: Status
     result: dict[str, Any] | None = Field(
         description="The raw face analysis (skin/schemas/analysis_result.schema.json)."

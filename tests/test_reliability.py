@@ -56,3 +56,9 @@ async def test_a_database_outage_loses_no_task(stack: Stack) -> None:
 async def test_a_crowd_on_every_route_gets_no_5xx(stack: Stack) -> None:
     outcome = await cases.crowd(stack, clients=12, seconds=6)
     assert outcome.passed, outcome.detail
+
+
+@pytest.mark.timeout(300)
+async def test_schemathesis_finds_no_server_error_or_undocumented_response(stack: Stack) -> None:
+    outcome = await cases.contract(stack, max_examples=5, seconds=30)
+    assert outcome.passed, outcome.detail

@@ -7,9 +7,10 @@ import json
 import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
+from uuid import UUID
 
 import grpc
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from google.protobuf import json_format
 
@@ -25,6 +26,7 @@ from skin.intake import Intake
 from skin.storage.v1 import storage_pb2
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
+TaskId = Annotated[UUID, Path(description="The task's id, as POST /tasks returned it.")]
 
 # Magic numbers of the formats the analyzer takes; anything else is refused here already.
 REAL_AGE = re.compile(r"[0-9]{1,3}")
@@ -199,10 +201,10 @@ async def list_tasks(
 
 @router.get("/{task_id}", response_model=TaskView, responses=ERROR_RESPONSES)
 async def get_task(
-    request: Request, task_id: str, user: CurrentUser, backends: BackendsDep
+    request: Request, task_id: TaskId, user: CurrentUser, backends: BackendsDep
 ) -> TaskView:
     reply = await backends.storage.GetTask(
-        storage_pb2.GetTaskRequest(task_id=task_id),
+        storage_pb2.GetTaskRequest(task_id=str(task_id)),
         metadata=user.metadata(),
         timeout=_timeout(request),
     )
@@ -211,10 +213,10 @@ async def get_task(
 
 @router.delete("/{task_id}", status_code=204, responses=ERROR_RESPONSES)
 async def delete_task(
-    request: Request, task_id: str, user: CurrentUser, backends: BackendsDep
+    request: Request, task_id: TaskId, user: CurrentUser, backends: BackendsDep
 ) -> Response:
     await backends.storage.DeleteTask(
-        storage_pb2.DeleteTaskRequest(task_id=task_id),
+        storage_pb2.DeleteTaskRequest(task_id=str(task_id)),
         metadata=user.metadata(),
         timeout=_timeout(request),
     )
@@ -235,7 +237,7 @@ async def delete_task(
 )
 async def put_intake(
     request: Request,
-    task_id: str,
+    task_id: TaskId,
     intake: Intake,
     user: CurrentUser,
     backends: BackendsDep,
@@ -249,7 +251,7 @@ async def put_intake(
         runner.token,
         user.metadata(),
         user.id,
-        task_id,
+        str(task_id),
         intake,
         _timeout(request),
     )
@@ -266,13 +268,13 @@ async def put_intake(
     },
 )
 async def task_events(
-    request: Request, task_id: str, user: CurrentUser, backends: BackendsDep
+    request: Request, task_id: TaskId, user: CurrentUser, backends: BackendsDep
 ) -> Response:
     """Server-sent events from storage's WatchTask, so they work on any gateway replica: `task`
     (the task now, then after each change), `progress` while it runs, and a last `end` event at
     the final status; then the stream closes."""
     stream = backends.storage.WatchTask(
-        storage_pb2.WatchTaskRequest(task_id=task_id), metadata=user.metadata()
+        storage_pb2.WatchTaskRequest(task_id=str(task_id)), metadata=user.metadata()
     )
     try:
         first = await stream.read()  # errors (not found, bad token) answer as HTTP errors
@@ -294,7 +296,7 @@ async def task_events(
                     view = TaskView.from_proto(event.task).model_dump(mode="json")
                     yield _sse("task", view)
                     if STATUS_NAMES.get(event.task.status) in ("succeeded", "failed"):
-                        yield _sse("end", {"task_id": task_id, "status": view["status"]})
+                        yield _sse("end", {"task_id": str(task_id), "status": view["status"]})
                         return
                 event = await stream.read()
         except grpc.aio.AioRpcError as exc:
