@@ -57,13 +57,29 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM stops the stack the way Ctrl-C does
 
 
+def gateway_environment() -> dict[str, str]:
+    """The gateway calls storage and the analyzer where they listen: when STORAGE_PORT or
+    ANALYZER_PORT moves them, the gateway's targets follow unless set explicitly."""
+    env = dict(os.environ)
+    for (_module, variable, default, _), target in zip(
+        SERVICES, ("STORAGE_TARGET", "ANALYZER_TARGET"), strict=True
+    ):
+        env.setdefault(target, f"127.0.0.1:{os.environ.get(variable, default)}")
+    return env
+
+
 def main() -> int:
     children: list[subprocess.Popen[bytes]] = []
+    # SIGTERM (`kill %1` for a `make run &`) and SIGHUP (the terminal closed) stop the stack the
+    # way Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     try:
         for module, _, _, _ in SERVICES:
             children.append(subprocess.Popen([sys.executable, "-m", module]))
-        children.append(subprocess.Popen([sys.executable, "-m", "gateway"]))
+        children.append(
+            subprocess.Popen([sys.executable, "-m", "gateway"], env=gateway_environment())
+        )
         deadline = time.monotonic() + START_SECONDS
         for (module, variable, default, service), child in zip(SERVICES, children, strict=False):
             port = int(os.environ.get(variable, default))

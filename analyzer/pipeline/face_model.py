@@ -20,6 +20,16 @@ import numpy as np
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logs: warnings and up only
 
+from google.protobuf import message_factory  # noqa: E402
+
+# MediaPipe 0.10.21's bindings call MessageFactory.GetPrototype, which protobuf 6 removed in
+# favour of GetMessageClass (the same class); without it every start printed an AttributeError
+# that looked like a failure. Restored as the one-line alias protobuf itself documents.
+if not hasattr(message_factory.MessageFactory, "GetPrototype"):
+    message_factory.MessageFactory.GetPrototype = (  # type: ignore[attr-defined]
+        lambda self, descriptor: message_factory.GetMessageClass(descriptor)
+    )
+
 import mediapipe as mp  # noqa: E402
 
 from analyzer.pipeline.age_model import AgeModel  # noqa: E402
