@@ -19,6 +19,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from analyzer.server import build_server
 from analyzer.workers import AnalysisPool
+from reliability.stack import children
 from skin.analyzer.v1 import analyzer_pb2 as pb
 from skin.analyzer.v1 import analyzer_pb2_grpc
 from storage.embedded_postgres import free_port
@@ -263,22 +264,6 @@ async def test_the_analyzer_takes_the_service_token_only(analyzer_server, face_j
         assert analyzer_server.pool.active == 0
 
 
-def children_of(pid: int) -> set[int]:
-    """Live processes whose parent is `pid` (from /proc)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.add(int(entry.name))
-    return found
-
-
 def command_of(pid: int) -> str:
     try:
         return (Path("/proc") / str(pid) / "cmdline").read_text().replace("\0", " ")[:200]
@@ -309,7 +294,7 @@ async def test_workers_exit_when_the_analyzer_is_killed(jwt_secret):
     )
     try:
         await wait_serving(port, "", process)
-        workers = children_of(process.pid)
+        workers = set(children(process.pid))
         assert len(workers) >= 2, workers
     finally:
         process.kill()
