@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.clients import ServiceToken, open_backends
+from gateway.docs_pages import install_docs_pages
 from gateway.errors import install_error_handlers
 from gateway.metrics import record_request
 from gateway.routes import ops, tasks
@@ -63,10 +64,13 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         description="Submit a selfie, follow its analysis, send the intake form, read the routine. "
         "Cosmetic measurements, not a medical diagnosis.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.verifier = build_verifier(settings)
     install_error_handlers(app)
+    install_docs_pages(app)
     app.include_router(tasks.router)
     app.include_router(ops.router)
 

@@ -114,3 +114,16 @@ async def test_a_routine_stored_by_an_older_version_is_still_readable(
     assert (await client.get("/tasks", headers=headers)).status_code == 200
     # Timestamps carry their offset (RFC 3339).
     assert body["created_at"].endswith(("Z", "+00:00"))
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_the_api_docs_work_offline(client, page):
+    # Found: /docs and /redoc were blank offline (Swagger UI and ReDoc came from a CDN).
+    html = (await client.get(page)).text
+    sources = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert sources, html
+    for source in sources:
+        assert source.startswith("/"), f"{page} loads {source} from elsewhere"
+        if not source.endswith(".json"):
+            asset = await client.get(source)
+            assert asset.status_code == 200 and len(asset.content) > 100, source
