@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import datetime
 from uuid import UUID
 
+from skin import page_tokens
 from skin.errors import InvalidArgument
 from skin.storage.v1 import storage_pb2
 from skin.structs import to_struct
@@ -43,23 +42,12 @@ def task_to_proto(row: TaskRow) -> storage_pb2.Task:
 
 
 def encode_page_token(row: TaskRow) -> str:
-    key = json.dumps([row.created_at.isoformat(), str(row.id)]).encode()
-    return base64.urlsafe_b64encode(key).decode().rstrip("=")
+    return page_tokens.encode_page_token(row.created_at, row.id)
 
 
 def decode_page_token(token: str) -> tuple[datetime, UUID]:
     """The (created_at, id) key a token names; any other shape is INVALID_ARGUMENT."""
-    refused = InvalidArgument("page_token", "is not a token this service issued")
     try:
-        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        return page_tokens.decode_page_token(token)
     except ValueError as exc:
-        raise refused from exc
-    if not (isinstance(key, list) and len(key) == 2 and all(isinstance(v, str) for v in key)):
-        raise refused
-    try:
-        created, task_id = datetime.fromisoformat(key[0]), UUID(key[1])
-    except ValueError as exc:
-        raise refused from exc
-    if created.tzinfo is None:
-        raise refused
-    return created, task_id
+        raise InvalidArgument("page_token", "is not a token this service issued") from exc

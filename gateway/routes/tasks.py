@@ -23,6 +23,7 @@ from gateway.runner import Reservation, TaskRunner
 from gateway.uploads import read_form
 from skin.errors import error_info
 from skin.intake import Intake
+from skin.page_tokens import PAGE_TOKEN_PATTERN
 from skin.storage.v1 import storage_pb2
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -185,7 +186,13 @@ async def list_tasks(
     user: CurrentUser,
     backends: BackendsDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    page_token: Annotated[str | None, Query(max_length=512)] = None,
+    page_token: Annotated[
+        str | None,
+        Query(
+            pattern=f"^{PAGE_TOKEN_PATTERN}$",
+            description="The previous page's next_page_token.",
+        ),
+    ] = None,
 ) -> TaskPage:
     """The user's tasks, newest first."""
     page = await backends.storage.ListTasks(

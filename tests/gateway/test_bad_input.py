@@ -144,3 +144,11 @@ async def test_idempotency_keys_are_scoped_to_their_user(client, headers, make_u
     assert mine.status_code == theirs.status_code == 202
     assert mine.json()["task_id"] != theirs.json()["task_id"]
     assert_error(await client.get(f"/tasks/{mine.json()['task_id']}", headers=other), 404)
+
+
+@pytest.mark.parametrize("token", ["0." + "0" * 32, "99999999999999999." + "f" * 32])
+async def test_every_token_of_the_documented_shape_is_accepted(client, headers, token):
+    # The published pattern is the whole contract: whatever matches it names a place in the
+    # list (the tasks older than it), so it is never refused.
+    response = await client.get("/tasks", headers=headers, params={"page_token": token})
+    assert response.status_code == 200, response.text
