@@ -1,0 +1,284 @@
+"""`skinctl`: the HTTP API from a terminal, for people (progress bar, tables) and scripts
+(`--json`, exit codes).
+
+Exit codes: 0 done; 2 usage; 3 not signed in or not allowed (401/403); 4 no such task (404);
+5 the request was refused (400, 409, 413, 415, 422); 6 the service is unavailable or failed
+(429, 5xx, no connection); 7 the analysis ended `failed` (the photo was refused).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+from skin.identity import mint_token, signing_secret
+from skin.settings import CommonSettings
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+EXIT_USAGE, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_UNAVAILABLE, EXIT_FAILED = (
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+)
+console, errors = Console(), Console(stderr=True)
+
+
+class CommandError(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def exit_code_for(status: int) -> int:
+    if status in (401, 403):
+        return EXIT_AUTH
+    if status == 404:
+        return EXIT_NOT_FOUND
+    if status == 429 or status >= 500:
+        return EXIT_UNAVAILABLE
+    return EXIT_REFUSED
+
+
+def check(response: httpx.Response) -> dict[str, Any]:
+    """The JSON body of a 2xx answer; else a CommandError with the API's own message."""
+    if response.is_success:
+        return response.json() if response.content else {}
+    try:
+        message = response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        message = response.text[:200] or response.reason_phrase
+    raise CommandError(f"{response.status_code}: {message}", exit_code_for(response.status_code))
+
+
+class Client:
+    def __init__(self, url: str, token: str) -> None:
+        self.http = httpx.Client(
+            base_url=url, headers={"authorization": f"Bearer {token}"}, timeout=60
+        )
+
+    def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return check(self.http.request(method, path, **kwargs))
+        except httpx.TransportError as exc:
+            raise CommandError(
+                f"cannot reach {self.http.base_url}: {type(exc).__name__} (is it running?)",
+                EXIT_UNAVAILABLE,
+            ) from exc
+
+    def events(self, task_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The task's server-sent events as (event, data) until the stream ends."""
+        try:
+            with self.http.stream("GET", f"/tasks/{task_id}/events", timeout=None) as stream:
+                if not stream.is_success:
+                    stream.read()
+                    check(stream)
+                kind = "message"
+                for line in stream.iter_lines():
+                    if line.startswith("event:"):
+                        kind = line[6:].strip()
+                    elif line.startswith("data:"):
+                        yield kind, json.loads(line[5:])
+        except httpx.TransportError as exc:
+            message = f"the event stream broke: {type(exc).__name__}"
+            raise CommandError(message, EXIT_UNAVAILABLE) from exc
+
+
+def local_token() -> str:
+    """Local mode: a token for a new user, signed with the checkout's dev secret."""
+    secret = signing_secret(CommonSettings())
+    if secret is None:
+        raise CommandError("no local signing secret: pass --token or set SKINCTL_TOKEN", EXIT_AUTH)
+    return mint_token(secret, str(uuid.uuid4()))
+
+
+def score_table(task: dict[str, Any]) -> Table:
+    table = Table(title=f"task {task['task_id']}: {task['status']}")
+    for column in ("concern", "score (0-100)", "severity", "measured"):
+        table.add_column(column)
+    concerns = (task.get("result") or {}).get("concerns", {})
+    for name, concern in concerns.items():
+        measured = concern.get("measurement", {})
+        table.add_row(
+            name.replace("_", " "),
+            f"{concern.get('score', 0):.0f}",
+            str(concern.get("severity", "")),
+            f"{measured.get('value', '')} {measured.get('unit', '')}".strip(),
+        )
+    return table
+
+
+def show(task: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(task) + "\n")
+    elif task.get("status") == "failed":
+        console.print(f"[bold]task {task['task_id']} failed:[/bold] {task.get('error')}")
+    elif task.get("result"):
+        console.print(score_table(task))
+        age = (task["result"].get("age_estimate") or {}).get("years")
+        if age is not None:
+            console.print(f"apparent age from the photo: about {age} years")
+    else:
+        console.print(f"task {task['task_id']}: {task['status']}")
+
+
+def follow(client: Client, task_id: str, quiet: bool) -> dict[str, Any]:
+    """Follows the event stream with a progress bar; the task as it ended."""
+    task: dict[str, Any] = {"task_id": task_id, "status": "queued"}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        console=errors,
+        disable=quiet,
+        transient=True,
+    ) as bar:
+        step = bar.add_task("queued", total=1.0)
+        for kind, data in client.events(task_id):
+            if kind == "progress":
+                bar.update(
+                    step,
+                    completed=float(data.get("fraction", 0)),
+                    description=str(data.get("message") or data.get("stage")),
+                )
+            elif kind == "task":
+                task = data
+                bar.update(step, description=task["status"])
+            elif kind == "error":
+                raise CommandError(
+                    f"the event stream failed: {data.get('message')}", EXIT_UNAVAILABLE
+                )
+    return task
+
+
+def command(args: argparse.Namespace) -> int:
+    if args.command == "token":
+        sys.stdout.write(local_token() + "\n")
+        return 0
+    client = Client(args.url, args.token or local_token())
+    if args.command == "analyze":
+        photo = Path(args.photo)
+        if not photo.is_file():
+            raise CommandError(f"{photo}: no such file", EXIT_USAGE)
+        form = {"real_age": str(args.age)} if args.age is not None else {}
+        files = {"image": (photo.name, photo.read_bytes(), "application/octet-stream")}
+        task_id = client.call("POST", "/tasks", files=files, data=form)["task_id"]
+        task = follow(client, task_id, quiet=args.json)
+        if task.get("status") not in ("succeeded", "failed"):
+            task = client.call("GET", f"/tasks/{task_id}")
+        show(task, args.json)
+        return EXIT_FAILED if task["status"] == "failed" else 0
+    if args.command in ("get", "watch"):
+        task = (
+            follow(client, args.task, quiet=args.json)
+            if args.command == "watch"
+            else client.call("GET", f"/tasks/{args.task}")
+        )
+        show(task, args.json)
+        return EXIT_FAILED if task.get("status") == "failed" else 0
+    if args.command == "list":
+        page = client.call("GET", "/tasks", params={"limit": args.limit})
+        if args.json:
+            sys.stdout.write(json.dumps(page) + "\n")
+        else:
+            table = Table("task", "status", "created")
+            for task in page["tasks"]:
+                table.add_row(task["task_id"], task["status"], task["created_at"])
+            console.print(table)
+        return 0
+    if args.command == "delete":
+        client.call("DELETE", f"/tasks/{args.task}")
+        if not args.json:
+            console.print(f"deleted {args.task}")
+        return 0
+    if args.command == "intake":
+        intake: dict[str, Any] = json.loads(Path(args.file).read_text()) if args.file else {}
+        for field in ("skin_type", "minutes_per_day", "budget", "sun_exposure"):
+            if getattr(args, field) is not None:
+                intake[field] = getattr(args, field)
+        for field in ("concerns", "allergies", "sensitivities"):
+            if getattr(args, field):
+                intake[field] = getattr(args, field)
+        task = client.call("PUT", f"/tasks/{args.task}/intake", json=intake)
+        if args.json:
+            sys.stdout.write(json.dumps(task) + "\n")
+        else:
+            routine = task.get("routine") or {}
+            for part in ("am", "pm", "weekly"):
+                steps = routine.get(part, [])
+                if steps:
+                    console.print(
+                        f"[bold]{part.upper()}[/bold]: "
+                        + ", ".join(f"{step['product']} ({step['minutes']} min)" for step in steps)
+                    )
+            for note in routine.get("notes", []):
+                console.print(f"- {note}")
+        return 0
+    raise CommandError(f"unknown command {args.command}", EXIT_USAGE)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="skinctl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    root.add_argument(
+        "--url",
+        default=os.environ.get("SKINCTL_URL", DEFAULT_URL),
+        help="the gateway (SKINCTL_URL; default %(default)s)",
+    )
+    root.add_argument(
+        "--token",
+        default=os.environ.get("SKINCTL_TOKEN"),
+        help="access token (SKINCTL_TOKEN); local mode mints one when unset",
+    )
+    root.add_argument("--json", action="store_true", help="print JSON for scripts")
+    commands = root.add_subparsers(dest="command", required=True)
+    commands.add_parser("token", help="mint a local-mode token for a new user")
+    analyze = commands.add_parser("analyze", help="upload a photo and follow its analysis")
+    analyze.add_argument("photo")
+    analyze.add_argument("--age", type=int, help="the age you declare (0-130)")
+    for name, text in (
+        ("get", "show a task"),
+        ("watch", "follow a task to its end"),
+        ("delete", "delete a task"),
+    ):
+        commands.add_parser(name, help=text).add_argument("task")
+    listing = commands.add_parser("list", help="your tasks, newest first")
+    listing.add_argument("--limit", type=int, default=20)
+    intake = commands.add_parser("intake", help="send the intake form; prints the routine")
+    intake.add_argument("task")
+    intake.add_argument("--file", help="the intake as a JSON file (flags override it)")
+    intake.add_argument("--skin-type", dest="skin_type")
+    intake.add_argument("--minutes-per-day", dest="minutes_per_day", type=int)
+    intake.add_argument("--budget")
+    intake.add_argument("--sun-exposure", dest="sun_exposure")
+    intake.add_argument("--concern", dest="concerns", action="append")
+    intake.add_argument("--allergy", dest="allergies", action="append")
+    intake.add_argument("--sensitivity", dest="sensitivities", action="append")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return command(args)
+    except CommandError as exc:
+        errors.print(f"skinctl: {exc}")
+        return exc.code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
