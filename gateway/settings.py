@@ -1,4 +1,4 @@
-"""Gateway settings, read once from the environment at start (names from DESIGN.md §8)."""
+"""Gateway settings, read once from the environment at start (README, "Configuration")."""
 
 from __future__ import annotations
 

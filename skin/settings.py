@@ -12,7 +12,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 class CommonSettings(BaseSettings):
-    """Environment names follow DESIGN.md §8; each service extends this class."""
+    """Environment names as the README lists them; each service extends this class."""
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
 

@@ -65,7 +65,7 @@ class StorageServer:
 
 
 def serving_url(settings: StorageSettings) -> str:
-    """Migrates when it may, and returns the URL that serves requests (DESIGN in docs/):
+    """Migrates when it may, and returns the URL that serves requests (README, "Configuration"):
 
     - DATABASE_ADMIN_URL set: it migrates, and DATABASE_URL is used exactly as given; its role
       (user and password from the URL) is created or updated as the login role.

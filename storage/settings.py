@@ -1,4 +1,4 @@
-"""Storage settings, read once from the environment at start (names from DESIGN.md §8)."""
+"""Storage settings, read once from the environment at start (README, "Configuration")."""
 
 from __future__ import annotations
 

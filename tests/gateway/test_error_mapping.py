@@ -17,7 +17,7 @@ def test_mapping_follows_grpc_gateway():
         "ALREADY_EXISTS": 409, "ABORTED": 409, "RESOURCE_EXHAUSTED": 429, "UNAVAILABLE": 503,
         "DEADLINE_EXCEEDED": 504, "OUT_OF_RANGE": 400, "UNIMPLEMENTED": 501, "INTERNAL": 500,
         "UNKNOWN": 500, "DATA_LOSS": 500, "CANCELLED": 499, "OK": 200,
-        # grpc-gateway: 400; here 409, a conflict with the task's state (DESIGN §5 allows either).
+        # grpc-gateway: 400; here 409, a conflict with the task's state (the README says why).
         "FAILED_PRECONDITION": 409,
     }  # fmt: skip
     assert {code.name: status for code, status in HTTP_STATUS.items()} == expected

@@ -1,4 +1,4 @@
-"""The HTTP contract of DESIGN §5 over the real stack: PostgreSQL, storage, analyzer, gateway."""
+"""The HTTP contract (README, "Trying it") over PostgreSQL, storage, analyzer and gateway."""
 
 from __future__ import annotations
 
