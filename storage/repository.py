@@ -136,21 +136,17 @@ UPDATE_STATUS = _sql(
     .values(status=bindparam("status"), result=bindparam("result"), error=bindparam("error"))
     .returning(*tasks.c)
 )
-SET_AFTER_SUCCESS = {
-    column: _sql(
+# The columns written once the analysis succeeded: the intake alone (a user), the routine
+# alone, or both in one statement (the service, so a routine never sits beside another intake).
+SET_AFTER_SUCCESS: dict[tuple[str, ...], str] = {
+    columns: _sql(
         update(tasks)
         .where(_MINE, tasks.c.status == _literal(SUCCEEDED))
-        .values({column: bindparam("value")})
+        .values({column: bindparam(column) for column in columns})
         .returning(*tasks.c)
     )
-    for column in ("intake", "routine_json")
+    for columns in (("intake",), ("routine_json",), ("intake", "routine_json"))
 }
-SET_INTAKE_AND_ROUTINE = _sql(
-    update(tasks)
-    .where(_MINE, tasks.c.status == _literal(SUCCEEDED))
-    .values(intake=bindparam("intake"), routine_json=bindparam("routine"))
-    .returning(*tasks.c)
-)
 DELETE = _sql(delete(tasks).where(_MINE).returning(tasks.c.id))
 PUBLISH_PROGRESS = _sql(
     select(func.pg_notify(_literal(NOTIFY_CHANNEL), bindparam("payload", type_=Text)))
@@ -236,23 +232,14 @@ async def update_status(
     return await _one(conn, UPDATE_STATUS, params)
 
 
-async def set_column_if_succeeded(
-    conn: AsyncConnection[Any], user_id: str, task_id: str, column: str, value: dict[str, Any]
+async def set_if_succeeded(
+    conn: AsyncConnection[Any], user_id: str, task_id: str, values: dict[str, dict[str, Any]]
 ) -> TaskRow | None:
-    params = _ids(user_id, task_id) | {"value": Jsonb(value)}
-    return await _one(conn, SET_AFTER_SUCCESS[column], params)
-
-
-async def set_intake_and_routine(
-    conn: AsyncConnection[Any],
-    user_id: str,
-    task_id: str,
-    intake: dict[str, Any],
-    routine: dict[str, Any],
-) -> TaskRow | None:
-    """Both in one statement, when the analysis succeeded; None otherwise (or not the user's)."""
-    params = _ids(user_id, task_id) | {"intake": Jsonb(intake), "routine": Jsonb(routine)}
-    return await _one(conn, SET_INTAKE_AND_ROUTINE, params)
+    """Writes `values` (column -> JSON) in one statement when the analysis succeeded; None
+    otherwise (or when the task is not the user's)."""
+    columns = tuple(column for column in ("intake", "routine_json") if column in values)
+    params = _ids(user_id, task_id) | {column: Jsonb(values[column]) for column in columns}
+    return await _one(conn, SET_AFTER_SUCCESS[columns], params)
 
 
 async def delete_task(conn: AsyncConnection[Any], user_id: str, task_id: str) -> bool:

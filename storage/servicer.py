@@ -86,11 +86,9 @@ async def _refusal(
     )
 
 
-def _require_service() -> None:
+def _require_service(what: str = "delivers webhooks") -> None:
     if not current_caller.get().is_service:
-        raise PermissionDenied(
-            "only the service identity delivers webhooks", reason="SERVICE_ROLE_REQUIRED"
-        )
+        raise PermissionDenied(f"only the service identity {what}", reason="SERVICE_ROLE_REQUIRED")
 
 
 class Acting:
@@ -100,12 +98,9 @@ class Acting:
     and every statement still filters on that user."""
 
     def __init__(self, requested_user_id: str, *, service_only: bool = False) -> None:
+        if service_only:
+            _require_service("writes a task's status, result, routine and progress")
         caller = current_caller.get()
-        if service_only and not caller.is_service:
-            raise PermissionDenied(
-                "only the analysis service writes a task's status, result, routine and progress",
-                reason="SERVICE_ROLE_REQUIRED",
-            )
         if caller.is_service:
             if not requested_user_id:
                 raise InvalidArgument("user_id", "is required with a service_role token")
@@ -229,14 +224,12 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
         return storage_pb2.UpdateTaskResponse(task=task_to_proto(row))
 
     async def _set_after_success(
-        self, user_id: str, task_id: str, column: str, value: Any, *, service_only: bool
+        self, user_id: str, task_id: str, values: dict[str, Any], *, service_only: bool
     ) -> Any:
         acting = Acting(user_id, service_only=service_only)
         task_id = _task_id(task_id)
         async with acting.transaction(self._db) as conn:
-            row = await repository.set_column_if_succeeded(
-                conn, acting.user_id, task_id, column, value
-            )
+            row = await repository.set_if_succeeded(conn, acting.user_id, task_id, values)
             refusal = None if row else await _refusal(
                 conn, acting.user_id, task_id, "ANALYSIS_NOT_SUCCEEDED",
                 "its analysis must succeed first",
@@ -251,7 +244,7 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
         if not request.HasField("intake"):
             raise InvalidArgument("intake", "is required")
         task = await self._set_after_success(
-            request.user_id, request.task_id, "intake", _json("intake", request.intake),
+            request.user_id, request.task_id, {"intake": _json("intake", request.intake)},
             service_only=False,
         )  # fmt: skip
         return storage_pb2.SetIntakeResponse(task=task)
@@ -261,25 +254,12 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
     ) -> storage_pb2.SetRoutineResponse:
         if not request.HasField("routine"):
             raise InvalidArgument("routine", "is required")
-        if request.HasField("intake"):
-            acting = Acting(request.user_id, service_only=True)
-            task_id = _task_id(request.task_id)
-            intake, routine = _json("intake", request.intake), _json("routine", request.routine)
-            async with acting.transaction(self._db) as conn:
-                row = await repository.set_intake_and_routine(
-                    conn, acting.user_id, task_id, intake, routine
-                )
-                refusal = None if row else await _refusal(
-                    conn, acting.user_id, task_id, "ANALYSIS_NOT_SUCCEEDED",
-                    "its analysis must succeed first",
-                )  # fmt: skip
-            if refusal:
-                raise refusal
-            return storage_pb2.SetRoutineResponse(task=task_to_proto(row))
+        values = {"routine_json": _json("routine", request.routine)}
+        if request.HasField("intake"):  # stored with it, in the same statement
+            values["intake"] = _json("intake", request.intake)
         task = await self._set_after_success(
-            request.user_id, request.task_id, "routine_json", _json("routine", request.routine),
-            service_only=True,
-        )  # fmt: skip
+            request.user_id, request.task_id, values, service_only=True
+        )
         return storage_pb2.SetRoutineResponse(task=task)
 
     async def DeleteTask(
