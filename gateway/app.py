@@ -17,6 +17,7 @@ from gateway.clients import ServiceToken, open_backends
 from gateway.docs_pages import install_docs_pages
 from gateway.errors import install_error_handlers
 from gateway.metrics import record_request
+from gateway.openapi import install_openapi
 from gateway.routes import ops, tasks
 from gateway.runner import TaskRunner
 from gateway.settings import GatewaySettings
@@ -66,11 +67,15 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # Operation ids are the handlers' names (submit_task, get_task, ...): what a generated
+        # client calls its methods.
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.settings = settings
     app.state.verifier = build_verifier(settings)
     install_error_handlers(app)
     install_docs_pages(app)
+    install_openapi(app)
     app.include_router(tasks.router)
     app.include_router(ops.router)
 

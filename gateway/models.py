@@ -4,9 +4,9 @@ always with those keys (null where empty), plus intake, routine and timestamps."
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from skin.routine import Routine
 from skin.storage.v1 import storage_pb2
@@ -25,15 +25,30 @@ class TaskAccepted(BaseModel):
     task_id: str = Field(json_schema_extra={"format": "uuid"})
 
 
+def _nullable_ref(component: str, description: str) -> WithJsonSchema:
+    """A field read as plain JSON (a row written by another version is still returned) but
+    published as the component that describes it."""
+    return WithJsonSchema(
+        {
+            "anyOf": [{"$ref": f"#/components/schemas/{component}"}, {"type": "null"}],
+            "description": description,
+        }
+    )
+
+
 class TaskView(BaseModel):
     task_id: str = Field(json_schema_extra={"format": "uuid"})
     status: Status
-    result: dict[str, Any] | None = Field(
-        description="The raw face analysis (skin/schemas/analysis_result.schema.json)."
-    )
+    result: Annotated[
+        dict[str, Any] | None,
+        _nullable_ref("AnalysisResult", "The raw face analysis; null until the task succeeds."),
+    ]
     error: str | None = Field(description="Why the task failed, in words a person can act on.")
     real_age: int | None
-    intake: dict[str, Any] | None = Field(description="The intake form (intake.schema.json).")
+    intake: Annotated[
+        dict[str, Any] | None,
+        _nullable_ref("Intake", "The intake form, as the user last sent it; null before."),
+    ]
     routine: Routine | dict[str, Any] | None = Field(
         description="The routine (skin/schemas/routine.schema.json). A routine stored by an "
         "older version that no longer fits the current schema is returned as it was stored."

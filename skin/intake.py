@@ -6,9 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 # The analyzer's concern names (analysis_result.schema.json, "concerns").
 Concern = Literal[
@@ -38,15 +38,17 @@ class Budget(StrEnum):
     HIGH = "high"
 
 
+# An ingredient name: at most 80 characters and no control characters (a NUL cannot be stored
+# in PostgreSQL). The rule is a pattern, not code, so the published JSON Schema says exactly
+# what the server accepts. JSON cannot carry a lone surrogate as text, so none gets this far.
+IngredientName = Annotated[
+    str, StringConstraints(max_length=80, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")
+]
+
+
 def _ingredient_names(values: list[str]) -> list[str]:
-    # Printable text only: a NUL cannot be stored in PostgreSQL, and a lone surrogate is not
-    # text at all (neither can be encoded as UTF-8).
-    if not all(value.isprintable() for value in values):
-        raise ValueError("ingredient names must be printable text")
-    cleaned = sorted({" ".join(value.lower().split()) for value in values if value.strip()})
-    if any(len(value) > 80 for value in cleaned):
-        raise ValueError("ingredient names are at most 80 characters")
-    return cleaned
+    # Case and spacing do not make another ingredient; blank names say nothing.
+    return sorted({" ".join(value.lower().split()) for value in values if value.strip()})
 
 
 class Intake(BaseModel):
@@ -59,10 +61,10 @@ class Intake(BaseModel):
     concerns: list[Concern] = Field(
         default_factory=list, max_length=9, description="Concerns the user wants treated first."
     )
-    sensitivities: list[str] = Field(
+    sensitivities: list[IngredientName] = Field(
         default_factory=list, max_length=30, description="Ingredients that irritate the user."
     )
-    allergies: list[str] = Field(
+    allergies: list[IngredientName] = Field(
         default_factory=list, max_length=30, description="Ingredients the user is allergic to."
     )
     pregnant_or_breastfeeding: bool = Field(default=False)
@@ -74,7 +76,7 @@ class Intake(BaseModel):
         le=60,
         description="Minutes a day for the routine, morning and night together.",
     )
-    current_products: list[str] = Field(default_factory=list, max_length=30)
+    current_products: list[IngredientName] = Field(default_factory=list, max_length=30)
     fragrance_free: bool = Field(default=False, description="Only fragrance-free products.")
 
     @field_validator("sensitivities", "allergies", "current_products")

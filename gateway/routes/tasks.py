@@ -29,8 +29,11 @@ from skin.storage.v1 import storage_pb2
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 TaskId = Annotated[UUID, Path(description="The task's id, as POST /tasks returned it.")]
 
-# Magic numbers of the formats the analyzer takes; anything else is refused here already.
 REAL_AGE = re.compile(r"[0-9]{1,3}")
+IDEMPOTENCY_KEY_PATTERN = r"^[ -~]*$"  # printable ASCII, as storage keeps it
+# The formats the analyzer takes, as media types (published in the OpenAPI document) and as
+# magic numbers (checked here, so anything else is refused before a task exists).
+IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp")
 IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Invalid request; the error names the field."},
@@ -46,8 +49,8 @@ def _is_image(data: bytes) -> bool:
 
 def _real_age(raw: str | None) -> int | None:
     """The declared age: ASCII digits only (str.isdigit would take '³'), 0 to 130; an empty
-    field is no age."""
-    text = (raw or "").strip()
+    field is no age. Nothing else, spaces included, so the published schema is exact."""
+    text = raw or ""
     if not text:
         return None
     if not REAL_AGE.fullmatch(text) or not 0 <= int(text) <= 130:
@@ -73,10 +76,18 @@ def _timeout(request: Request) -> float:
     status_code=202,
     response_model=TaskAccepted,
     responses={
+        202: {
+            "description": "Accepted: the task exists and its analysis has started.",
+            # What a client (or a fuzzer) can do next with the id it got.
+            "links": {
+                name: {"operationId": name, "parameters": {"task_id": "$response.body#/task_id"}}
+                for name in ("get_task", "task_events", "put_intake", "delete_task")
+            },
+        },
         **ERROR_RESPONSES,
         413: {"model": ErrorBody, "description": "Upload too large."},
         415: {"model": ErrorBody, "description": "Not an image."},
-        422: {
+        409: {
             "model": ErrorBody,
             "description": "The Idempotency-Key was used before with a different photo or age.",
         },
@@ -90,15 +101,26 @@ def _timeout(request: Request) -> float:
                     "schema": {
                         "type": "object",
                         "required": ["image"],
+                        "additionalProperties": False,
                         "properties": {
                             "image": {
                                 "type": "string",
                                 "format": "binary",
-                                "description": "JPEG, PNG or WebP",
+                                "description": "The selfie: a JPEG, PNG or WebP file.",
                             },
-                            "real_age": {"type": "integer", "minimum": 0, "maximum": 130},
+                            "real_age": {
+                                "description": "The user's age in whole years; an empty "
+                                "field (as an HTML form sends it) is no age.",
+                                "anyOf": [
+                                    {"type": "integer", "minimum": 0, "maximum": 130},
+                                    {"const": ""},
+                                ],
+                            },
                         },
-                    }
+                    },
+                    # The part's media types, as OpenAPI declares them for multipart bodies;
+                    # the server checks the file's signature, not the part's header.
+                    "encoding": {"image": {"contentType": ", ".join(IMAGE_MEDIA_TYPES)}},
                 }
             },
         }
@@ -109,7 +131,15 @@ async def submit_task(
     user: CurrentUser,
     backends: BackendsDep,
     runner: RunnerDep,
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=255,
+            pattern=IDEMPOTENCY_KEY_PATTERN,
+            description="Any string of visible ASCII characters (a UUID is a good choice): "
+            "sending it again with the same photo and age returns the same task.",
+        ),
+    ] = None,
 ) -> TaskAccepted:
     """Accepts a selfie and answers at once with the task's id; the analysis runs behind it.
     The same `Idempotency-Key` from the same user returns the same task and starts nothing."""
@@ -168,9 +198,11 @@ async def _accept(
     except grpc.aio.AioRpcError as exc:
         info = error_info(exc)
         if info is not None and info.reason == "IDEMPOTENCY_KEY_REUSED":
-            # The IETF Idempotency-Key draft: the same key with another payload is 422.
+            # 409: the key is state the server holds, and this request conflicts with it (the
+            # gRPC ALREADY_EXISTS it maps from). The IETF draft suggests 422, but 422 would
+            # say the body itself is wrong, and a schema-valid body is not.
             raise ApiError(
-                422,
+                409,
                 "IDEMPOTENCY_KEY_REUSED",
                 "Idempotency-Key was already used with a different photo or age; send a new key",
             ) from exc

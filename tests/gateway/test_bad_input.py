@@ -37,6 +37,7 @@ def bodies(image: bytes) -> dict[str, tuple[bytes, str]]:
         "superscript twenty as the age": (image + part("real_age", "²⁰".encode()) + END,
                                           "INVALID_FIELD"),
         "2000 digits as the age": (image + part("real_age", b"1" * 2000) + END, "INVALID_FIELD"),
+        "the age padded with spaces": (image + part("real_age", b" 30 ") + END, "INVALID_FIELD"),
         "the age given twice": (image + part("real_age", b"30") + part("real_age", b"31") + END,
                                 "DUPLICATE_FIELD"),
         "two photos": (image + image + END, "DUPLICATE_FIELD"),
@@ -109,7 +110,7 @@ async def test_page_tokens_of_other_shapes_are_400(client, headers, key):
     assert error["details"][0]["metadata"]["field"] == "page_token"
 
 
-async def test_an_idempotency_key_reused_with_another_photo_is_422(client, headers):
+async def test_an_idempotency_key_reused_with_another_photo_is_409(client, headers):
     key = {"idempotency-key": f"key-{uuid.uuid4()}"}
     first_photo = photos.encode(photos.astronaut())
     other_photo = photos.encode(photos.astronaut(), quality=80)
@@ -125,14 +126,14 @@ async def test_an_idempotency_key_reused_with_another_photo_is_422(client, heade
     other = await client.post(
         "/tasks", headers=headers | key, files={"image": ("a.jpg", other_photo, "image/jpeg")}
     )
-    assert_error(other, 422, "IDEMPOTENCY_KEY_REUSED")
+    assert_error(other, 409, "IDEMPOTENCY_KEY_REUSED")
     other_age = await client.post(
         "/tasks",
         headers=headers | key,
         files={"image": ("a.jpg", first_photo, "image/jpeg")},
         data={"real_age": "33"},
     )
-    assert_error(other_age, 422, "IDEMPOTENCY_KEY_REUSED")
+    assert_error(other_age, 409, "IDEMPOTENCY_KEY_REUSED")
 
 
 async def test_idempotency_keys_are_scoped_to_their_user(client, headers, make_user, token_for):

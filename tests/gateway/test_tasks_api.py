@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import jsonschema
 import pytest
 
 from skin.intake import intake_digest
@@ -268,3 +269,42 @@ async def test_operations_endpoints(client, headers):
     } <= set(spec["paths"])
     assert {"Intake", "Routine", "ErrorBody", "TaskView"} <= set(spec["components"]["schemas"])
     assert (await client.get("/docs")).status_code == 200
+
+
+def task_view_validator(spec: dict) -> jsonschema.Draft202012Validator:
+    """A validator for TaskView that resolves references inside the served document."""
+    schema = {"$ref": "#/components/schemas/TaskView", "components": spec["components"]}
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+async def test_the_openapi_document_describes_what_the_server_answers(client, headers, selfie):
+    spec = (await client.get("/openapi.json")).json()
+    operations = [op for methods in spec["paths"].values() for op in methods.values()]
+    # Operation ids a generated client can use; no FastAPI 422 the server never sends.
+    assert {op["operationId"] for op in operations} >= {
+        "submit_task", "list_tasks", "get_task", "delete_task", "put_intake", "task_events",
+    }  # fmt: skip
+    assert "HTTPValidationError" not in json.dumps(spec)
+    submit = spec["paths"]["/tasks"]["post"]
+    encoding = submit["requestBody"]["content"]["multipart/form-data"]["encoding"]
+    assert encoding["image"]["contentType"] == "image/jpeg, image/png, image/webp"
+    assert submit["responses"]["202"]["links"]["get_task"]["operationId"] == "get_task"
+    # result, intake and routine are published schemas, and a real task fits them all.
+    view = spec["components"]["schemas"]["TaskView"]["properties"]
+    for field, component in (("result", "AnalysisResult"), ("intake", "Intake")):
+        assert {"$ref": f"#/components/schemas/{component}"} in view[field]["anyOf"]
+    task_id = (
+        await client.post(
+            "/tasks", headers=headers, files={"image": ("a.jpg", selfie, "image/jpeg")}
+        )
+    ).json()["task_id"]
+    await wait_for(client, f"/tasks/{task_id}", headers, finished)
+    answered = await client.put(
+        f"/tasks/{task_id}/intake", headers=headers, json={"skin_type": "dry"}
+    )
+    body = answered.json()
+    assert body["result"] and body["intake"] and body["routine"], body
+    task_view_validator(spec).validate(body)
+    # The validator has teeth: a result missing a required field does not fit.
+    del body["result"]["concerns"]
+    assert not task_view_validator(spec).is_valid(body)
