@@ -18,7 +18,7 @@ from gateway.docs_pages import install_docs_pages
 from gateway.errors import install_error_handlers
 from gateway.metrics import record_request
 from gateway.openapi import install_openapi
-from gateway.routes import ops, tasks
+from gateway.routes import ops, progress, tasks
 from gateway.runner import TaskRunner
 from gateway.settings import GatewaySettings
 from gateway.webhooks import WebhookSender
@@ -77,6 +77,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     install_docs_pages(app)
     install_openapi(app)
     app.include_router(tasks.router)
+    app.include_router(progress.router)
     app.include_router(ops.router)
 
     @app.middleware("http")

@@ -164,6 +164,81 @@ def follow(client: Client, task_id: str, quiet: bool) -> dict[str, Any]:
     return task
 
 
+ARROWS = {"better": "[green]better[/green]", "worse": "[red]worse[/red]", "steady": "steady"}
+
+
+def show_comparison(comparison: dict[str, Any]) -> None:
+    before, after = comparison["before"], comparison["after"]
+    table = Table(title=f"{before['created_at'][:10]} -> {after['created_at'][:10]}")
+    for column in ("concern", "before", "after", "change", "", "comparable"):
+        table.add_column(column)
+    rows = {"overall": comparison["overall"], **comparison["concerns"]}
+    for name, change in rows.items():
+        table.add_row(
+            name.replace("_", " "),
+            f"{change['before']:.0f}",
+            f"{change['after']:.0f}",
+            f"{change['change']:+.0f}",
+            ARROWS[change["direction"]],
+            "yes" if change["comparable"] else "[yellow]no[/yellow]",
+        )
+    console.print(table)
+    show_caveats(comparison)
+
+
+def show_caveats(comparison: dict[str, Any]) -> None:
+    for caveat in comparison["caveats"]:
+        concerns = ", ".join(name.replace("_", " ") for name in caveat["concerns"])
+        console.print(f"[yellow]not comparable[/yellow] ({concerns}): {caveat['message']}")
+    console.print(
+        f"Scores are 0-100, higher is more of the concern; a change under "
+        f"{comparison['noise_points']:.0f} points is within what re-taking the photo moves."
+    )
+
+
+def show_progress(progress: dict[str, Any]) -> None:
+    analyses = progress["analyses"]
+    if not analyses:
+        console.print("no succeeded analyses yet: run `skinctl analyze PHOTO` first")
+        return
+    table = Table(title=f"your last {len(analyses)} analyses, oldest first")
+    for column in ("concern", "scores", "trend", ""):
+        table.add_column(column)
+    for name, trend in progress["concerns"].items():
+        scores = " ".join(
+            f"{point['score']:.0f}" if point["comparable"] else f"[dim]({point['score']:.0f})[/dim]"
+            for point in trend["series"]
+        )
+        fitted = trend["fitted_change"]
+        table.add_row(
+            name.replace("_", " "),
+            scores,
+            "" if fitted is None else f"{fitted:+.0f}",
+            ARROWS[trend["direction"]],
+        )
+    console.print(table)
+    console.print("(n): a photo not comparable with the latest for that concern, left out.")
+    if progress["latest_change"]:
+        show_caveats(progress["latest_change"])
+
+
+def compare(client: Client, args: argparse.Namespace) -> int:
+    if bool(args.before) != bool(args.after):
+        raise CommandError("compare takes two task ids (before, after) or none", EXIT_USAGE)
+    if args.before:
+        params = {"before": args.before, "after": args.after}
+        report = client.call("GET", "/progress/compare", params=params)
+    else:
+        report = client.call("GET", "/progress", params={"last": args.last})
+    if args.json:
+        sys.stdout.write(json.dumps(report) + "\n")
+    elif args.before:
+        show_comparison(report)
+    else:
+        show_progress(report)
+    return 0
+
+
 def command(args: argparse.Namespace) -> int:
     if args.command == "token":
         sys.stdout.write(local_token() + "\n")
@@ -199,6 +274,8 @@ def command(args: argparse.Namespace) -> int:
                 table.add_row(task["task_id"], task["status"], task["created_at"])
             console.print(table)
         return 0
+    if args.command == "compare":
+        return compare(client, args)
     if args.command == "delete":
         client.call("DELETE", f"/tasks/{args.task}")
         if not args.json:
@@ -258,6 +335,14 @@ def parser() -> argparse.ArgumentParser:
         commands.add_parser(name, help=text).add_argument("task")
     listing = commands.add_parser("list", help="your tasks, newest first")
     listing.add_argument("--limit", type=int, default=20)
+    comparing = commands.add_parser(
+        "compare",
+        help="progress over time: two analyses side by side, or with no ids the trend of "
+        "each concern over your last analyses",
+    )
+    comparing.add_argument("before", nargs="?", help="the earlier task")
+    comparing.add_argument("after", nargs="?", help="the later task")
+    comparing.add_argument("--last", type=int, default=10, help="analyses in the trend (1-50)")
     intake = commands.add_parser("intake", help="send the intake form; prints the routine")
     intake.add_argument("task")
     intake.add_argument("--file", help="the intake as a JSON file (flags override it)")

@@ -77,3 +77,23 @@ async def test_errors_have_their_own_exit_codes(skinctl, tmp_path):
     down = await skinctl("list", SKINCTL_URL=f"http://127.0.0.1:{free_port()}")
     assert down.returncode == 6 and "cannot reach" in down.stderr
     assert (await skinctl("analyze", str(tmp_path / "missing.jpg"))).returncode == 2
+
+
+async def test_compare_shows_progress_between_analyses(skinctl, selfie_file, tmp_path):
+    empty = await skinctl("compare")
+    assert empty.returncode == 0 and "no succeeded analyses" in empty.stdout
+    darker = tmp_path / "darker.jpg"
+    rgb = photos.astronaut()
+    darker.write_bytes(photos.encode((rgb.astype("float32") * 0.6).astype("uint8")))
+    first = json.loads((await skinctl("--json", "analyze", str(selfie_file))).stdout)
+    second = json.loads((await skinctl("--json", "analyze", str(darker))).stdout)
+    pair = await skinctl("compare", first["task_id"], second["task_id"])
+    assert pair.returncode == 0, pair.stderr
+    assert "redness" in pair.stdout and "not comparable" in pair.stdout  # the light changed
+    trend = await skinctl("--json", "compare", "--last", "5")
+    assert [a["task_id"] for a in json.loads(trend.stdout)["analyses"]] == [
+        first["task_id"],
+        second["task_id"],
+    ]
+    assert "trend" in (await skinctl("compare")).stdout
+    assert (await skinctl("compare", first["task_id"])).returncode == 2
