@@ -54,9 +54,11 @@ def _follow_parent() -> None:
 
 
 def _init_worker(events: Any, cancelled: Any) -> None:
+    from analyzer.native_logs import filter_native_stderr
     from analyzer.pipeline.face_model import FaceModel
 
     _follow_parent()
+    filter_native_stderr()
     _worker_state.update(model=FaceModel(), events=events, cancelled=cancelled)
 
 
