@@ -167,10 +167,16 @@ def follow(client: Client, task_id: str, quiet: bool) -> dict[str, Any]:
 ARROWS = {"better": "[green]better[/green]", "worse": "[red]worse[/red]", "steady": "steady"}
 
 
+def signed(points: float) -> str:
+    """A change in whole points with its sign; no '-0' for a tiny fall."""
+    rounded = round(points)
+    return f"{rounded:+d}" if rounded else "0"
+
+
 def show_comparison(comparison: dict[str, Any]) -> None:
     before, after = comparison["before"], comparison["after"]
     table = Table(title=f"{before['created_at'][:10]} -> {after['created_at'][:10]}")
-    for column in ("concern", "before", "after", "change", "", "comparable"):
+    for column in ("concern", "before", "after", "change", "direction", "comparable"):
         table.add_column(column)
     rows = {"overall": comparison["overall"], **comparison["concerns"]}
     for name, change in rows.items():
@@ -178,7 +184,7 @@ def show_comparison(comparison: dict[str, Any]) -> None:
             name.replace("_", " "),
             f"{change['before']:.0f}",
             f"{change['after']:.0f}",
-            f"{change['change']:+.0f}",
+            signed(change["change"]),
             ARROWS[change["direction"]],
             "yes" if change["comparable"] else "[yellow]no[/yellow]",
         )
@@ -202,7 +208,7 @@ def show_progress(progress: dict[str, Any]) -> None:
         console.print("no succeeded analyses yet: run `skinctl analyze PHOTO` first")
         return
     table = Table(title=f"your last {len(analyses)} analyses, oldest first")
-    for column in ("concern", "scores", "trend", ""):
+    for column in ("concern", "scores", "trend (points)", "direction"):
         table.add_column(column)
     for name, trend in progress["concerns"].items():
         scores = " ".join(
@@ -213,7 +219,7 @@ def show_progress(progress: dict[str, Any]) -> None:
         table.add_row(
             name.replace("_", " "),
             scores,
-            "" if fitted is None else f"{fitted:+.0f}",
+            "" if fitted is None else signed(fitted),
             ARROWS[trend["direction"]],
         )
     console.print(table)
