@@ -14,7 +14,7 @@ CHROMIUM ?= /usr/bin/chromium
 $(VENV)/.installed: pyproject.toml dependency-overrides.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet uv==0.13.9
-	$(VENV)/bin/uv pip install --quiet --python $(PY) --override dependency-overrides.txt -e '.[dev]'
+	$(VENV)/bin/uv pip install --quiet --python $(PY) --override dependency-overrides.txt -e '.[storage,analyzer,gateway,cli,dev]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -18,6 +18,7 @@ from skin.grpc_runtime import (
     ServiceInterceptor,
     add_health_and_reflection,
     run_until_signal,
+    server_options,
     set_serving,
 )
 from skin.identity import build_verifier
@@ -57,7 +58,10 @@ async def build_server(settings: AnalyzerSettings) -> AnalyzerServer:
     )
     server = grpc.aio.server(
         interceptors=[interceptor],
-        options=[("grpc.max_receive_message_length", MAX_RECEIVE_BYTES)],
+        # An analysis in flight when its connection ages out may take its whole deadline.
+        options=server_options(
+            MAX_RECEIVE_BYTES, settings.analyzer_max_connection_age_seconds, grace_seconds=120.0
+        ),
     )
     analyzer_pb2_grpc.add_AnalyzerServiceServicer_to_server(AnalyzerServicer(pool), server)
     health_servicer = add_health_and_reflection(server, [SERVICE_NAME])

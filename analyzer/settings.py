@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 from pydantic import Field
 
+from skin.cpus import available_cpus
 from skin.settings import CommonSettings
 
 
@@ -17,11 +16,21 @@ class AnalyzerSettings(CommonSettings):
     )
     analyzer_port: int = Field(default=50052, ge=0, le=65535)
     analyzer_workers: int = Field(
-        default=os.cpu_count() or 1, ge=1, le=64, description="Processes."
+        default_factory=available_cpus,
+        ge=1,
+        description="Processes; by default the CPUs this process may use (affinity, capped by "
+        "the container's CPU quota).",
     )
     analyzer_max_concurrent: int = Field(
-        default=2 * (os.cpu_count() or 1),
+        default_factory=lambda data: 2 * data["analyzer_workers"],
         ge=1,
-        description="Analyses at once; more: RESOURCE_EXHAUSTED.",
+        description="Analyses at once, running or waiting for a worker; more: "
+        "RESOURCE_EXHAUSTED. Twice the workers by default.",
+    )
+    analyzer_max_connection_age_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Connections are closed (gracefully) after about this long, so clients "
+        "resolve the service's addresses again and spread onto analyzers added since.",
     )
     analyzer_grace_seconds: float = Field(default=20.0, ge=0)

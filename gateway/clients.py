@@ -48,6 +48,9 @@ CHANNEL_OPTIONS = [
     ("grpc.initial_reconnect_backoff_ms", 250),
     ("grpc.min_reconnect_backoff_ms", 250),
     ("grpc.max_reconnect_backoff_ms", 2000),
+    # When a server ends a connection (its maximum age), resolve its name again soon after
+    # (gRPC's default waits 30 s between resolutions), so new replicas get calls.
+    ("grpc.dns_min_time_between_resolutions_ms", 2000),
 ]
 
 

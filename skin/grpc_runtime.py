@@ -155,6 +155,28 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         return stream
 
 
+def server_options(
+    max_receive_bytes: int, max_connection_age_seconds: float, grace_seconds: float
+) -> list[tuple[str, int]]:
+    """Options every server shares.
+
+    - A maximum connection age: clients of a headless Service or a DNS name that lists every
+      replica (round_robin) resolve again when a connection ends, so replicas added later
+      get work; gRPC adds ±10 % jitter so the clients do not reconnect at once. Calls in flight
+      get `grace_seconds` to finish.
+    - Keepalive pings from idle clients (the gateway pings every 30 s) are welcome; by default
+      a server answers pings more often than every 5 minutes with GOAWAY "too_many_pings".
+    """
+    return [
+        ("grpc.max_receive_message_length", max_receive_bytes),
+        ("grpc.max_connection_age_ms", int(max_connection_age_seconds * 1000)),
+        ("grpc.max_connection_age_grace_ms", int(grace_seconds * 1000)),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+        ("grpc.http2.max_ping_strikes", 0),
+    ]
+
+
 def add_health_and_reflection(
     server: grpc.aio.Server, service_names: Iterable[str]
 ) -> health.aio.HealthServicer:

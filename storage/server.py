@@ -16,6 +16,7 @@ from skin.grpc_runtime import (
     ServiceInterceptor,
     add_health_and_reflection,
     run_until_signal,
+    server_options,
     set_serving,
 )
 from skin.identity import build_verifier, signing_secret
@@ -130,7 +131,12 @@ async def build_server(settings: StorageSettings) -> StorageServer:
     )
     server = grpc.aio.server(
         interceptors=[interceptor],
-        options=[("grpc.max_receive_message_length", 8 * 1024 * 1024)],
+        # WatchTask streams live as long as an analysis: they get as long again to end.
+        options=server_options(
+            8 * 1024 * 1024,
+            settings.storage_max_connection_age_seconds,
+            grace_seconds=settings.storage_max_connection_age_seconds,
+        ),
     )
     servicer = TaskStoreServicer(database, events, local_users=settings.local_auth)
     storage_pb2_grpc.add_TaskStoreServiceServicer_to_server(servicer, server)

@@ -20,6 +20,12 @@ class StorageSettings(CommonSettings):
     storage_pool_size: int = Field(default=10, ge=1, le=200)
     storage_max_call_seconds: float = Field(default=10.0, gt=0, description="Deadline cap.")
     storage_grace_seconds: float = Field(default=10.0, ge=0, description="Drain on SIGTERM.")
+    storage_max_connection_age_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="Connections end (gracefully) after about this long, so clients spread "
+        "onto storage replicas added since.",
+    )
     task_stale_after_seconds: float = Field(
         default=900.0, gt=0, description="Queued/running longer than this: failed by the janitor."
     )
