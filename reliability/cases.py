@@ -26,6 +26,7 @@ from PIL import Image
 from analyzer.pipeline.decode import decode_photo
 from analyzer.pipeline.rejection import PhotoRejected
 from reliability.load import Tally, app_user, crowd_member, follow, selfie
+from reliability.scaling import scaling
 from reliability.stack import Stack
 
 
@@ -301,4 +302,17 @@ async def contract(stack: Stack, max_examples: int, seconds: int) -> Outcome:
         f"failures by check: {failures or 'none'}"
         + (f"; {errors.group(1)} errors" if errors else "")
         + ("" if process.returncode in (0, 1) else f"; exit {process.returncode}"),
+    )
+
+
+async def load_balancing(workdir: Path) -> Outcome:
+    """Three analyzers and two gateways over one storage, on a stack of its own
+    (reliability/scaling.py): spread, a fourth analyzer joining, one killed."""
+    stack = Stack(workdir)
+    try:
+        report = await scaling(stack)
+    finally:
+        await asyncio.to_thread(stack.stop_all)
+    return Outcome(
+        "analyzers scaled out, in and killed behind one name", 82, report.passed, report.detail()
     )

@@ -79,17 +79,24 @@ class Stack:
     def stop_database(self) -> None:
         self.postgres.stop()
 
-    def start(self, name: str, wait: bool = True) -> None:
-        log = (self.workdir / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(
+    def start(
+        self, name: str, wait: bool = True, key: str | None = None, **overrides: str
+    ) -> subprocess.Popen[bytes]:
+        """Starts `python -m name`; `key` names a further instance (its log is `key`.log),
+        with `overrides` on top of the shared environment."""
+        key = key or name
+        log = (self.workdir / f"{key}.log").open("ab")
+        process = subprocess.Popen(
             [sys.executable, "-m", name],
-            env=self.environment(),
+            env=self.environment() | overrides,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=Path(__file__).resolve().parents[1],
         )
+        self.processes[key] = process
         if wait:
             self.wait_ready(name)
+        return process
 
     def start_all(self) -> None:
         self.start_database()
@@ -142,9 +149,11 @@ class Stack:
         return int(row[0]) if row else 0
 
     def stop_all(self) -> None:
-        for name in reversed(SERVICES):
-            process = self.processes.get(name)
-            if process is not None and process.poll() is None:
+        # Gateways first, then analyzers, then storage (further instances included).
+        order = {"gateway": 0, "analyzer": 1, "storage": 2}
+        for name in sorted(self.processes, key=lambda key: order.get(key.split("-")[0], 0)):
+            process = self.processes[name]
+            if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 try:
                     process.wait(30)

@@ -62,3 +62,13 @@ async def test_a_crowd_on_every_route_gets_no_5xx(stack: Stack) -> None:
 async def test_schemathesis_with_every_check_finds_no_failure(stack: Stack) -> None:
     outcome = await cases.contract(stack, max_examples=25, seconds=30)
     assert outcome.passed, outcome.detail
+
+
+@pytest.mark.timeout(300)
+async def test_analyses_follow_the_analyzers_as_they_scale() -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="skin-test-scaling-"))
+    try:
+        outcome = await cases.load_balancing(workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    assert outcome.passed, outcome.detail
