@@ -14,14 +14,13 @@ import signal
 import time
 from dataclasses import dataclass, field
 
-import grpc
 import httpx
 from dnslib import QTYPE, RR, A
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from reliability.load import selfie
 from reliability.stack import Stack
+from skin.grpc_health_probe import check
 from storage.embedded_postgres import free_ports
 
 NAME = "analyzers.skin.test"
@@ -110,18 +109,10 @@ def _ready(port: int) -> bool:
 
 def wait_serving(target: str, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with grpc.insecure_channel(target) as channel:
-            try:
-                reply = health_pb2_grpc.HealthStub(channel).Check(
-                    health_pb2.HealthCheckRequest(), timeout=1
-                )
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
+    while not check(target, timeout=1, quiet=True):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no analyzer serving at {target}")
         time.sleep(0.2)
-    raise RuntimeError(f"no analyzer serving at {target}")
 
 
 async def _run_tasks(fleet: Fleet, token: str, photo: bytes, count: int, every: float) -> list[str]:

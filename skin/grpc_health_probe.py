@@ -10,14 +10,15 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
-def check(target: str, service: str = "", timeout: float = 3.0) -> bool:
+def check(target: str, service: str = "", timeout: float = 3.0, quiet: bool = False) -> bool:
     with grpc.insecure_channel(target) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service=service), timeout=timeout
             )
         except grpc.RpcError as exc:
-            sys.stderr.write(f"{target}: {exc.code().name}\n")
+            if not quiet:
+                sys.stderr.write(f"{target}: {exc.code().name}\n")
             return False
     return reply.status == health_pb2.HealthCheckResponse.SERVING
 

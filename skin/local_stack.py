@@ -12,8 +12,7 @@ import time
 import urllib.error
 import urllib.request
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from skin.grpc_health_probe import check
 
 SERVICES = (
     ("storage", "STORAGE_PORT", 50051, "skin.storage.v1.TaskStoreService"),
@@ -32,14 +31,7 @@ def gateway_ready(port: int) -> bool:
 
 
 def serving(port: int, service: str) -> bool:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service=service), timeout=1
-            )
-        except grpc.RpcError:
-            return False
-    return reply.status == health_pb2.HealthCheckResponse.SERVING
+    return check(f"127.0.0.1:{port}", service, timeout=1, quiet=True)
 
 
 def stop(children: list[subprocess.Popen[bytes]]) -> None:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from gateway.deps import BackendsDep, CurrentUser, User
 from gateway.errors import ApiError
 from gateway.models import ErrorBody
-from gateway.routes.tasks import ERROR_RESPONSES
+from gateway.routes.tasks import ERROR_RESPONSES, call_timeout
 from gateway.trends import Comparison, ProgressReport, Snapshot, compare, report
 from skin.storage.v1 import storage_pb2
 from skin.structs import from_struct
@@ -30,10 +30,6 @@ def _snapshot(task: storage_pb2.Task) -> Snapshot:
     )
 
 
-def _timeout(request: Request) -> float:
-    return float(request.app.state.settings.call_timeout_seconds)
-
-
 async def _succeeded(
     request: Request, user: User, backends: BackendsDep, last: int
 ) -> list[Snapshot]:
@@ -44,7 +40,7 @@ async def _succeeded(
         page = await backends.storage.ListTasks(
             storage_pb2.ListTasksRequest(page_size=PAGE_SIZE, page_token=token),
             metadata=user.metadata(),
-            timeout=_timeout(request),
+            timeout=call_timeout(request),
         )
         found += [
             _snapshot(task)
@@ -76,7 +72,7 @@ async def _one(request: Request, user: User, backends: BackendsDep, task_id: UUI
         await backends.storage.GetTask(
             storage_pb2.GetTaskRequest(task_id=str(task_id)),
             metadata=user.metadata(),
-            timeout=_timeout(request),
+            timeout=call_timeout(request),
         )
     ).task
     if task.status != storage_pb2.TASK_STATUS_SUCCEEDED or not task.HasField("result"):

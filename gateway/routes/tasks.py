@@ -67,7 +67,7 @@ def _fingerprint(image: bytes, real_age: int | None) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def _timeout(request: Request) -> float:
+def call_timeout(request: Request) -> float:
     return float(request.app.state.settings.call_timeout_seconds)
 
 
@@ -193,7 +193,7 @@ async def _accept(
         create.real_age = real_age
     try:
         created = await backends.storage.CreateTask(
-            create, metadata=user.metadata(), timeout=_timeout(request)
+            create, metadata=user.metadata(), timeout=call_timeout(request)
         )
     except grpc.aio.AioRpcError as exc:
         info = error_info(exc)
@@ -230,7 +230,7 @@ async def list_tasks(
     page = await backends.storage.ListTasks(
         storage_pb2.ListTasksRequest(page_size=limit, page_token=page_token or ""),
         metadata=user.metadata(),
-        timeout=_timeout(request),
+        timeout=call_timeout(request),
     )
     return TaskPage(
         tasks=[TaskView.from_proto(task) for task in page.tasks],
@@ -245,7 +245,7 @@ async def get_task(
     reply = await backends.storage.GetTask(
         storage_pb2.GetTaskRequest(task_id=str(task_id)),
         metadata=user.metadata(),
-        timeout=_timeout(request),
+        timeout=call_timeout(request),
     )
     return TaskView.from_proto(reply.task)
 
@@ -257,7 +257,7 @@ async def delete_task(
     await backends.storage.DeleteTask(
         storage_pb2.DeleteTaskRequest(task_id=str(task_id)),
         metadata=user.metadata(),
-        timeout=_timeout(request),
+        timeout=call_timeout(request),
     )
     return Response(status_code=204)
 
@@ -292,7 +292,7 @@ async def put_intake(
         user.id,
         str(task_id),
         intake,
-        _timeout(request),
+        call_timeout(request),
     )
     view = TaskView.from_proto(task)
     runner.announce("routine.ready", user.id, view)
