@@ -110,7 +110,8 @@ def score_table(task: dict[str, Any]) -> Table:
     for column in ("concern", "score (0-100)", "severity", "measured"):
         table.add_column(column)
     concerns = (task.get("result") or {}).get("concerns", {})
-    for name, concern in concerns.items():
+    # Most pronounced first: the stored JSON's key order says nothing.
+    for name, concern in sorted(concerns.items(), key=lambda item: -item[1].get("score", 0)):
         measured = concern.get("measurement", {})
         table.add_row(
             name.replace("_", " "),

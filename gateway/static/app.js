@@ -234,8 +234,10 @@ function drawOverlay(result) {
       );
     }
   }
+  const count = (n, one, many) => `${n} ${n === 1 ? one : many}`;
   $("overlay-caption").textContent =
-    `${regions} measured regions, ${counts.spots} spots and ${counts.acne} acne lesions marked on the photo.`;
+    `${count(regions, "measured region", "measured regions")}, ${count(counts.spots, "spot", "spots")} ` +
+    `and ${count(counts.acne, "acne lesion", "acne lesions")} marked on the photo.`;
 }
 
 // Shows the whole photo, or the face with a margin, scaled to the figure's width; the photo
@@ -296,8 +298,11 @@ function showTask(task, photoUrl) {
   const age = result.age_estimate ? `; apparent age from the photo about ${Math.round(result.age_estimate.years)}` : "";
   $("overall").textContent = `Overall ${Math.round(result.overall.score)} / 100 (${result.overall.severity})${age}. ` +
     "Higher scores mean more of a concern.";
+  // Most pronounced first: the order of the stored JSON says nothing.
   $("score-cards").replaceChildren(
-    ...Object.entries(result.concerns).map(([name, concern]) => scoreCard(name, concern)),
+    ...Object.entries(result.concerns)
+      .sort(([, a], [, b]) => b.score - a.score)
+      .map(([name, concern]) => scoreCard(name, concern)),
   );
   const corrected = result.color_correction.reference === "sclera" ? "corrected from the whites of the eyes" : "not corrected (too little of the eyes showed)";
   $("quality-note").textContent =

@@ -122,6 +122,18 @@ async def test_from_upload_to_routine_in_a_real_browser(
     await expect(page.locator("#history-table tbody tr")).to_have_count(1)
     await page.screenshot(path=SCREENSHOTS / "routine.png", full_page=True)
 
+    # A second analysis: progress over time appears, and two analyses can be compared.
+    await page.get_by_role("button", name="Analyse").click()
+    await expect(page.locator("#history-table tbody tr")).to_have_count(2, timeout=60_000)
+    progress = page.locator("#progress-body table")
+    await expect(progress).to_be_visible()
+    await expect(progress.locator("tbody tr")).to_have_count(len(result["concerns"]))
+    await page.get_by_role("button", name="Compare").click()
+    await expect(page.locator("#compare-body table tbody tr")).to_have_count(
+        len(result["concerns"]) + 1
+    )
+    await page.screenshot(path=SCREENSHOTS / "progress.png", full_page=True)
+
     assert (await serious_accessibility_violations(page)) == []
     assert problems == []
 
