@@ -7,7 +7,7 @@ PROTOS := $(shell find protos -name '*.proto')
 # Chromium or Chrome binary.
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint proto bench-storage bench-analyzer bench-gateway calibration-photos validate \
+.PHONY: run test lint proto bench bench-storage bench-analyzer bench-gateway calibration-photos validate \
 	reliability
 
 # uv, because mediapipe's metadata must be overridden (see dependency-overrides.txt).
@@ -55,6 +55,11 @@ lint: $(VENV)/.installed node_modules/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	npx --no-install buf lint
+
+# Every benchmark, then one table of the goals as ratios against baselines measured in the same
+# run; also build/bench/results.json and build/bench/ratios.png.
+bench: $(VENV)/.installed
+	$(PY) -m bench
 
 bench-storage: $(VENV)/.installed
 	$(PY) -m bench.storage

@@ -23,11 +23,13 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from dataclasses import asdict
 from pathlib import Path
 
 import httpx
 import psycopg
 
+from bench.report import write_json
 from bench.storage import Load, Result, grpc_frame, percentile, run_h2load, wait_healthy
 from skin.identity import mint_token
 from skin.storage.v1 import storage_pb2 as pb
@@ -109,6 +111,7 @@ def main() -> int:
     parser.add_argument("--clients", default="1,8,32", help="client counts for the GET comparison")
     parser.add_argument("--seconds", type=int, default=5, help="measured seconds per cell")
     parser.add_argument("--post-clients", type=int, default=4, help="concurrent uploaders")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if shutil.which("h2load") is None:
         sys.stderr.write("h2load is missing: apt-get install nghttp2-client\n")
@@ -171,6 +174,14 @@ def main() -> int:
             post_latencies(base, token, photo, args.post_clients, 3 * args.seconds)
         )
         print_table(results, posts, refused, args.post_clients)
+        write_json(
+            args.json,
+            {
+                "results": [asdict(result) for result in results],
+                "post_ms": {"p50": percentile(posts, 0.5), "p95": percentile(posts, 0.95)},
+                "post_refused": refused,
+            },
+        )
         return 0
     finally:
         for process in processes:

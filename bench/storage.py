@@ -25,13 +25,14 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import grpc
 import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench.report import write_json
 from skin.identity import mint_token
 from skin.storage.v1 import storage_pb2 as pb
 from skin.storage.v1 import storage_pb2_grpc
@@ -142,6 +143,7 @@ def main() -> int:
     parser.add_argument(
         "--processes", type=int, default=1, help="storage processes sharing the port (SO_REUSEPORT)"
     )
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     for tool in ("h2load", "pgbench"):
         if shutil.which(tool) is None:
@@ -171,6 +173,8 @@ def main() -> int:
             subprocess.Popen([sys.executable, "-m", "storage"], cwd=ROOT, env=storage_env)
         )
         processes.append(subprocess.Popen(noop_command, cwd=ROOT, env=env))
+        # Storage migrates before it serves: the user below needs its auth.users table.
+        wait_healthy(storage_port, processes[0])
         wait_healthy(noop_port, processes[-1])
 
         user_id = str(uuid.uuid4())
@@ -218,6 +222,7 @@ def main() -> int:
                 load = Load(port, method, body, token, clients, args.seconds)
                 results.append(run_h2load(name, load, work))
         print_table(results)
+        write_json(args.json, {"results": [asdict(result) for result in results]})
         with grpc.insecure_channel(f"127.0.0.1:{storage_port}") as channel:
             stub = storage_pb2_grpc.TaskStoreServiceStub(channel)
             stub.GetTask(get_request, metadata=[("authorization", f"Bearer {token}")])

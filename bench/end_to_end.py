@@ -1,0 +1,238 @@
+"""End to end, as the app loads the system: N simulated users each POST a 12 MP selfie, follow
+its event stream to the end, PUT the intake and GET the task, until M tasks are done. The
+baseline, measured in the same run on the same processes: the analyzer alone over gRPC, the
+same photo, the same concurrency. Prints tasks/s for both and the ratio (goal: end to end
+keeps at least 0.8x), latency from POST to `succeeded` (p50/p95/p99), POST p95, errors, and
+each process's peak resident memory (the analyzer's workers included).
+
+    python -m bench.end_to_end [--users 4] [--tasks 24] [--json build/bench/end_to_end.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import httpx
+
+from bench.analyzer import camera_jpeg
+from bench.report import write_json
+from reliability.stack import Stack
+from skin.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
+from skin.identity import mint_token
+
+INTAKE = {"skin_type": "combination", "concerns": ["spots"], "minutes_per_day": 8}
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+@dataclass
+class Run:
+    tasks: int
+    seconds: float
+    errors: int
+    to_succeeded_ms: list[float] = field(default_factory=list)
+    post_ms: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return (self.tasks - self.errors) / self.seconds
+
+
+class PeakMemory:
+    """Samples each process's resident memory every 50 ms while a run lasts."""
+
+    def __init__(self, stack: Stack, names: tuple[str, ...]) -> None:
+        self.stack, self.names = stack, names
+        self.peak = dict.fromkeys(names, 0.0)
+        self._task: asyncio.Task[None] | None = None
+
+    async def _sample(self) -> None:
+        while True:
+            for name in self.names:
+                self.peak[name] = max(self.peak[name], self.stack.memory_mib(name))
+            await asyncio.sleep(0.05)
+
+    async def __aenter__(self) -> PeakMemory:
+        self._task = asyncio.create_task(self._sample())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+async def analyzer_alone(port: int, token: str, photo: bytes, users: int, tasks: int) -> Run:
+    """The baseline: AnalyzeFace over gRPC, `users` at a time, `tasks` in all."""
+    metadata = (("authorization", f"Bearer {token}"),)
+    options = [("grpc.max_send_message_length", 64 * 2**20)]
+    remaining, errors, latencies = tasks, 0, []
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
+        stub = analyzer_pb2_grpc.AnalyzerServiceStub(channel)
+
+        async def user() -> None:
+            nonlocal remaining, errors
+            while remaining > 0:
+                remaining -= 1
+                started = time.perf_counter()
+                request = analyzer_pb2.AnalyzeFaceRequest(image=photo, real_age=40)
+                try:
+                    async for _event in stub.AnalyzeFace(request, metadata=metadata, timeout=120):
+                        pass
+                    latencies.append(1e3 * (time.perf_counter() - started))
+                except grpc.aio.AioRpcError:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(user() for _ in range(users)))
+    return Run(tasks, time.perf_counter() - started, errors, latencies)
+
+
+async def app_users(base: str, token: str, photo: bytes, users: int, tasks: int) -> Run:
+    """End to end: POST, the event stream to the end, PUT intake, GET; `users` at a time."""
+    headers = {"authorization": f"Bearer {token}"}
+    remaining, errors, to_succeeded, posts = tasks, 0, [], []
+    limits = httpx.Limits(max_connections=4 * users)
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+
+        async def one() -> bool:
+            started = time.perf_counter()
+            files = {"image": ("selfie.jpg", photo, "image/jpeg")}
+            response = await client.post("/tasks", headers=headers, files=files)
+            posted = time.perf_counter()
+            if response.status_code != 202:
+                return False
+            posts.append(1e3 * (posted - started))
+            task_id = response.json()["task_id"]
+            status = None
+            async with client.stream("GET", f"/tasks/{task_id}/events", headers=headers) as events:
+                kind = ""
+                async for line in events.aiter_lines():
+                    if line.startswith("event:"):
+                        kind = line[6:].strip()
+                    elif line.startswith("data:") and kind == "end":
+                        status = json.loads(line[5:])["status"]
+            if status != "succeeded":
+                return False
+            to_succeeded.append(1e3 * (time.perf_counter() - started))
+            put = await client.put(f"/tasks/{task_id}/intake", headers=headers, json=INTAKE)
+            got = await client.get(f"/tasks/{task_id}", headers=headers)
+            return put.status_code == 200 and got.status_code == 200
+
+        async def user() -> None:
+            nonlocal remaining, errors
+            while remaining > 0:
+                remaining -= 1
+                try:
+                    errors += 0 if await one() else 1
+                except httpx.HTTPError:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(user() for _ in range(users)))
+    return Run(tasks, time.perf_counter() - started, errors, to_succeeded, posts)
+
+
+async def measure(users: int, tasks: int) -> dict[str, object]:
+    workdir = Path(tempfile.mkdtemp(prefix="skin-bench-e2e-"))
+    stack = Stack(workdir, stale_after_seconds=900)
+    workers = str(os.cpu_count() or 1)
+    try:
+        await asyncio.to_thread(stack.start_database)
+        await asyncio.to_thread(stack.start, "storage")
+        await asyncio.to_thread(
+            stack.start, "analyzer", True, None, ANALYZER_WORKERS=workers,
+            ANALYZER_MAX_CONCURRENT=str(4 * users),
+        )  # fmt: skip
+        await asyncio.to_thread(stack.start, "gateway", True, None, MAX_PENDING_TASKS="64")
+        photo = camera_jpeg(4032, 3024, noise=3.0)
+        service = mint_token(stack.secret, None, role="service_role")
+        token = await asyncio.to_thread(stack.new_user)
+        # Warm both paths (models loaded, connections open), then measure.
+        await analyzer_alone(stack.ports["analyzer"], service, photo, users, users)
+        await app_users(stack.url, token, photo, users, users)
+        names = ("storage", "analyzer", "gateway")
+        async with PeakMemory(stack, ("analyzer",)) as alone_memory:
+            alone = await analyzer_alone(stack.ports["analyzer"], service, photo, users, tasks)
+        async with PeakMemory(stack, names) as memory:
+            full = await app_users(stack.url, token, photo, users, tasks)
+    finally:
+        await asyncio.to_thread(stack.stop_all)
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {
+        "users": users,
+        "tasks": tasks,
+        "photo_mb": round(len(photo) / 1e6, 2),
+        "analyzer_alone": {
+            "tasks_per_s": alone.rate,
+            "errors": alone.errors,
+            "p50_ms": statistics.median(alone.to_succeeded_ms),
+            "peak_mib": alone_memory.peak,
+        },
+        "end_to_end": {
+            "tasks_per_s": full.rate,
+            "errors": full.errors,
+            "to_succeeded_ms": {
+                "p50": percentile(full.to_succeeded_ms, 0.5),
+                "p95": percentile(full.to_succeeded_ms, 0.95),
+                "p99": percentile(full.to_succeeded_ms, 0.99),
+            },
+            "post_p95_ms": percentile(full.post_ms, 0.95),
+            "peak_mib": memory.peak,
+        },
+        "ratio": full.rate / alone.rate,
+    }
+
+
+def print_report(report: dict[str, object]) -> None:
+    alone, full = report["analyzer_alone"], report["end_to_end"]
+    assert isinstance(alone, dict) and isinstance(full, dict)
+    print(
+        f"\nend to end ({os.cpu_count()} cores, {report['users']} users, {report['tasks']} tasks"
+        f" of a {report['photo_mb']} MB 12 MP JPEG), against the analyzer alone in the same run"
+    )
+    print(f"{'what':<34} {'tasks/s':>8} {'errors':>6}")
+    print("-" * 50)
+    print(f"{'analyzer alone over gRPC':<34} {alone['tasks_per_s']:>8.2f} {alone['errors']:>6}")
+    print(f"{'POST, events, PUT intake, GET':<34} {full['tasks_per_s']:>8.2f} {full['errors']:>6}")
+    print(f"end to end keeps {report['ratio']:.2f}x of the analyzer alone (goal: at least 0.80)")
+    latency = full["to_succeeded_ms"]
+    print(
+        f"POST to succeeded: p50 {latency['p50']:.0f} ms, p95 {latency['p95']:.0f} ms, "
+        f"p99 {latency['p99']:.0f} ms; POST p95 {full['post_p95_ms']:.0f} ms"
+    )
+    peaks = ", ".join(f"{name} {mib:.0f} MiB" for name, mib in full["peak_mib"].items())
+    print(f"peak memory during the run: {peaks}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--users", type=int, default=4, help="concurrent users")
+    parser.add_argument("--tasks", type=int, default=24, help="tasks per measured run")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    report = asyncio.run(measure(args.users, args.tasks))
+    print_report(report)
+    write_json(args.json, report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
