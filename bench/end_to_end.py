@@ -27,7 +27,7 @@ import httpx
 
 from bench.analyzer import camera_jpeg
 from bench.report import write_json
-from reliability.stack import Stack
+from reliability.stack import Stack, children
 from skin.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
 from skin.identity import mint_token
 
@@ -52,6 +52,21 @@ class Run:
     @property
     def rate(self) -> float:
         return (self.tasks - self.errors) / self.seconds
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux /proc)."""
+    try:
+        fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(stack: Stack, name: str) -> float:
+    """CPU seconds of a service and its children (the analyzer's workers, which live on)."""
+    process = stack.processes[name]
+    return sum(cpu_seconds(pid) for pid in [process.pid, *children(process.pid)])
 
 
 class PeakMemory:
@@ -167,10 +182,13 @@ async def measure(users: int, tasks: int) -> dict[str, object]:
         await analyzer_alone(stack.ports["analyzer"], service, photo, users, users)
         await app_users(stack.url, token, photo, users, users)
         names = ("storage", "analyzer", "gateway")
+        before = {name: process_cpu(stack, name) for name in names}
         async with PeakMemory(stack, ("analyzer",)) as alone_memory:
             alone = await analyzer_alone(stack.ports["analyzer"], service, photo, users, tasks)
+        middle = {name: process_cpu(stack, name) for name in names}
         async with PeakMemory(stack, names) as memory:
             full = await app_users(stack.url, token, photo, users, tasks)
+        after = {name: process_cpu(stack, name) for name in names}
     finally:
         await asyncio.to_thread(stack.stop_all)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -183,6 +201,9 @@ async def measure(users: int, tasks: int) -> dict[str, object]:
             "errors": alone.errors,
             "p50_ms": statistics.median(alone.to_succeeded_ms),
             "peak_mib": alone_memory.peak,
+            "cpu_ms_per_task": {
+                name: 1e3 * (middle[name] - before[name]) / tasks for name in names
+            },
         },
         "end_to_end": {
             "tasks_per_s": full.rate,
@@ -194,6 +215,7 @@ async def measure(users: int, tasks: int) -> dict[str, object]:
             },
             "post_p95_ms": percentile(full.post_ms, 0.95),
             "peak_mib": memory.peak,
+            "cpu_ms_per_task": {name: 1e3 * (after[name] - middle[name]) / tasks for name in names},
         },
         "ratio": full.rate / alone.rate,
     }
@@ -218,6 +240,9 @@ def print_report(report: dict[str, object]) -> None:
     )
     peaks = ", ".join(f"{name} {mib:.0f} MiB" for name, mib in full["peak_mib"].items())
     print(f"peak memory during the run: {peaks}")
+    for label, run in (("analyzer alone", alone), ("end to end", full)):
+        spent = ", ".join(f"{name} {ms:.0f}" for name, ms in run["cpu_ms_per_task"].items())
+        print(f"CPU ms per task, {label}: {spent}")
 
 
 def main() -> int:
