@@ -4,30 +4,25 @@ opens the gRPC channels and runs the task runner."""
 from __future__ import annotations
 
 import logging
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.requests import Request
-from starlette.responses import Response
 
 from gateway.clients import ServiceToken, open_backends
 from gateway.docs_pages import install_docs_pages
 from gateway.errors import install_error_handlers
-from gateway.metrics import record_request
 from gateway.openapi import install_openapi
+from gateway.request_context import RequestContext
 from gateway.routes import ops, progress, tasks
 from gateway.routes.page import install_page
 from gateway.runner import TaskRunner
 from gateway.settings import GatewaySettings
 from gateway.webhooks import WebhookSender
 from skin.identity import build_verifier
-from skin.request_ids import request_id_from
 
 logger = logging.getLogger(__name__)
-access_log = logging.getLogger("gateway.access")
 
 
 def build_app(settings: GatewaySettings) -> FastAPI:
@@ -82,25 +77,6 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(ops.router)
     install_page(app)
 
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request.state.request_id = request_id_from(request.headers.get("x-request-id"))
-        started = time.perf_counter()
-        response = await record_request(request, call_next)
-        response.headers["x-request-id"] = request.state.request_id
-        route = getattr(request.scope.get("route"), "path", request.url.path)
-        access_log.info(
-            "%s %s %d",
-            request.method,
-            route,
-            response.status_code,
-            extra={
-                "request_id": request.state.request_id,
-                "duration_ms": round(1000 * (time.perf_counter() - started), 2),
-            },
-        )
-        return response
+    app.add_middleware(RequestContext)
 
     return app

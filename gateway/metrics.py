@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
-
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -12,7 +9,6 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from starlette.requests import Request
 from starlette.responses import Response
 
 REGISTRY = CollectorRegistry()
@@ -39,16 +35,10 @@ ANALYSIS_SECONDS = Histogram(
 )
 
 
-async def record_request(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    started = time.perf_counter()
-    response = await call_next(request)
-    route = request.scope.get("route")
-    path = getattr(route, "path", "unmatched")  # the template, never the task id
-    REQUESTS.labels(request.method, path, str(response.status_code)).inc()
-    LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
-    return response
+def record_request(method: str, route: str, status: int, seconds: float) -> None:
+    """`route` is the path template, never a task id (or "unmatched")."""
+    REQUESTS.labels(method, route, str(status)).inc()
+    LATENCY.labels(method, route).observe(seconds)
 
 
 def metrics_response() -> Response:

@@ -55,5 +55,3 @@ def storable_text_problem(value: Any, path: str = "") -> str | None:
             if problem:
                 return problem
     return None
-
-
