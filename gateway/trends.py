@@ -15,6 +15,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from itertools import combinations
 from typing import Any, Literal
 
@@ -100,7 +101,7 @@ class Snapshot:
     created_at: datetime
     result: dict[str, Any]
 
-    @property
+    @cached_property
     def scores(self) -> dict[str, float]:
         return {name: float(self.result["concerns"][name]["score"]) for name in CONCERNS}
 
@@ -276,19 +277,20 @@ def theil_sen(points: Sequence[tuple[float, float]]) -> float | None:
     return statistics.median(slopes) if slopes else None
 
 
-def trend(snapshots: Sequence[Snapshot], concern: str) -> ConcernTrend:
+def trend(
+    snapshots: Sequence[Snapshot], concern: str, incomparable: Sequence[set[str]]
+) -> ConcernTrend:
     """The concern over the snapshots (oldest first), fitted on those comparable with the
-    latest for this concern."""
-    latest = snapshots[-1]
+    latest for this concern; `incomparable[i]` names the concerns snapshot i cannot be
+    compared with the latest on."""
     series = [
         TrendPoint(
             task_id=snapshot.task_id,
             created_at=snapshot.created_at,
             score=snapshot.scores[concern],
-            comparable=snapshot is latest
-            or all(concern not in caveat.concerns for caveat in caveats(snapshot, latest)),
+            comparable=concern not in blocked,
         )
-        for snapshot in snapshots
+        for snapshot, blocked in zip(snapshots, incomparable, strict=True)
     ]
     used = [point for point in series if point.comparable]
     days = [(point.created_at - used[0].created_at).total_seconds() / 86400 for point in used]
@@ -306,9 +308,16 @@ def trend(snapshots: Sequence[Snapshot], concern: str) -> ConcernTrend:
 
 def report(snapshots: Sequence[Snapshot]) -> ProgressReport:
     """Progress over the snapshots, oldest first; empty when there are none."""
+    # Each photo against the latest, once: which concerns it cannot speak for.
+    incomparable = [
+        {name for caveat in caveats(snapshot, snapshots[-1]) for name in caveat.concerns}
+        for snapshot in snapshots
+    ]
     return ProgressReport(
         analyses=[snapshot.ref() for snapshot in snapshots],
-        concerns={name: trend(snapshots, name) for name in CONCERNS} if snapshots else {},
+        concerns={name: trend(snapshots, name, incomparable) for name in CONCERNS}
+        if snapshots
+        else {},
         latest_change=compare(snapshots[-2], snapshots[-1]) if len(snapshots) > 1 else None,
         noise_points=NOISE_POINTS,
     )
