@@ -17,8 +17,9 @@ STALE_ERROR = (
 
 
 async def fail_stale_tasks(database: Database, stale_after_seconds: float) -> int:
-    async with database.as_service() as conn:
-        count = await repository.fail_stale_tasks(conn, stale_after_seconds, STALE_ERROR)
+    count = await repository.fail_stale_tasks(
+        database.as_service(), stale_after_seconds, STALE_ERROR
+    )
     if count:
         logger.warning("failed %d stale task(s)", count)
     return count

@@ -4,10 +4,9 @@ outbox holds no user's rows to scope, and the API roles have no rights there."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection
+from storage.database import Session
 
 ENQUEUE = (
     "insert into skin_private.webhook_outbox (message_id, event, user_id, body)"
@@ -43,27 +42,25 @@ GIVE_UP = (
 )
 
 
-async def enqueue(
-    conn: AsyncConnection[Any], message_id: str, event: str, user_id: str, body: str
-) -> None:
+async def enqueue(session: Session, message_id: str, event: str, user_id: str, body: str) -> None:
     params = {"message_id": message_id, "event": event, "user_id": UUID(user_id), "body": body}
-    await conn.execute(ENQUEUE, params)
+    await session.all(ENQUEUE, params)
 
 
 async def claim(
-    conn: AsyncConnection[Any], limit: int, lease_seconds: int
+    session: Session, limit: int, lease_seconds: int
 ) -> list[tuple[str, str, int, datetime]]:
-    cursor = await conn.execute(CLAIM, {"limit": limit, "lease": lease_seconds})
-    return [tuple(row) for row in await cursor.fetchall()]
+    rows = await session.all(CLAIM, {"limit": limit, "lease": lease_seconds})
+    return [tuple(row) for row in rows]
 
 
 async def finish(
-    conn: AsyncConnection[Any], message_id: str, delivered: bool, error: str, retry_after: float
+    session: Session, message_id: str, delivered: bool, error: str, retry_after: float
 ) -> None:
     params = {"message_id": message_id, "error": error[:2000], "after": retry_after}
     if delivered:
-        await conn.execute(DELIVERED, params)
+        await session.all(DELIVERED, params)
     elif retry_after > 0:
-        await conn.execute(RETRY, params)
+        await session.all(RETRY, params)
     else:
-        await conn.execute(GIVE_UP, params)
+        await session.all(GIVE_UP, params)

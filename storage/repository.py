@@ -2,8 +2,8 @@
 (the seed's final safeguard); the caller's identity is set by Database before these run.
 
 The statements are written with SQLAlchemy Core against a typed table and compiled once, at
-import, for the psycopg dialect; they run on psycopg connections, which prepare them
-server-side after a few uses. (SQLAlchemy's async execution layer measured 1.3 ms per call on
+import, for the psycopg dialect; storage.database sends each with the caller's identity in one
+message. (SQLAlchemy's async execution layer measured 1.3 ms per call on
 top of the database's own 0.6 ms: see bench/storage.py and the commit that made this change.)
 """
 
@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from sqlalchemy import (
     TIMESTAMP,
@@ -38,6 +37,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.sql import ClauseElement
+
+from storage.database import Session
 
 NOTIFY_CHANNEL = "skin_analysis_tasks"
 
@@ -168,13 +169,8 @@ def _ids(user_id: str, task_id: str) -> dict[str, Any]:
     return {"user_id": UUID(user_id), "task_id": UUID(task_id)}
 
 
-async def _one(conn: AsyncConnection[Any], sql: str, params: dict[str, Any]) -> TaskRow | None:
-    cursor = await conn.execute(sql, params)
-    return await cursor.fetchone()
-
-
 async def create_task(
-    conn: AsyncConnection[Any],
+    session: Session,
     user_id: str,
     real_age: int | None,
     idempotency_key: str | None,
@@ -188,33 +184,31 @@ async def create_task(
         "idempotency_key": idempotency_key,
         "request_fingerprint": fingerprint,
     }
-    row = await _one(conn, CREATE, params)
+    row = await session.one(CREATE, params)
     if row is not None:
         return row, True
-    earlier = await _one(conn, BY_IDEMPOTENCY_KEY, params)
+    earlier = await session.one(BY_IDEMPOTENCY_KEY, params)
     assert earlier is not None  # the conflict that skipped the insert is this row
     return earlier, False
 
 
-async def get_task(conn: AsyncConnection[Any], user_id: str, task_id: str) -> TaskRow | None:
-    return await _one(conn, GET, _ids(user_id, task_id))
+async def get_task(session: Session, user_id: str, task_id: str) -> TaskRow | None:
+    return await session.one(GET, _ids(user_id, task_id))
 
 
 async def list_tasks(
-    conn: AsyncConnection[Any], user_id: str, limit: int, after: tuple[datetime, UUID] | None
+    session: Session, user_id: str, limit: int, after: tuple[datetime, UUID] | None
 ) -> list[TaskRow]:
     """Newest first, keyset-paged on (created_at, id); `after` is the previous page's last row."""
     params: dict[str, Any] = {"user_id": UUID(user_id), "limit": limit}
     if after is None:
-        cursor = await conn.execute(LIST_FIRST, params)
-    else:
-        params.update(after_created=after[0], after_id=after[1])
-        cursor = await conn.execute(LIST_AFTER, params)
-    return await cursor.fetchall()
+        return await session.all(LIST_FIRST, params)
+    params.update(after_created=after[0], after_id=after[1])
+    return await session.all(LIST_AFTER, params)
 
 
 async def update_status(
-    conn: AsyncConnection[Any],
+    session: Session,
     user_id: str,
     task_id: str,
     status: str,
@@ -229,41 +223,38 @@ async def update_status(
         "result": Jsonb(result) if result is not None else None,
         "error": error,
     }
-    return await _one(conn, UPDATE_STATUS, params)
+    return await session.one(UPDATE_STATUS, params)
 
 
 async def set_if_succeeded(
-    conn: AsyncConnection[Any], user_id: str, task_id: str, values: dict[str, dict[str, Any]]
+    session: Session, user_id: str, task_id: str, values: dict[str, dict[str, Any]]
 ) -> TaskRow | None:
     """Writes `values` (column -> JSON) in one statement when the analysis succeeded; None
     otherwise (or when the task is not the user's)."""
     columns = tuple(column for column in ("intake", "routine_json") if column in values)
     params = _ids(user_id, task_id) | {column: Jsonb(values[column]) for column in columns}
-    return await _one(conn, SET_AFTER_SUCCESS[columns], params)
+    return await session.one(SET_AFTER_SUCCESS[columns], params)
 
 
-async def delete_task(conn: AsyncConnection[Any], user_id: str, task_id: str) -> bool:
-    return await _one(conn, DELETE, _ids(user_id, task_id)) is not None
+async def delete_task(session: Session, user_id: str, task_id: str) -> bool:
+    return await session.one(DELETE, _ids(user_id, task_id)) is not None
 
 
 async def publish_progress(
-    conn: AsyncConnection[Any], user_id: str, task_id: str, progress: dict[str, Any]
+    session: Session, user_id: str, task_id: str, progress: dict[str, Any]
 ) -> bool:
     """Sends a progress notification when the task is the caller's and not finished; delivered
     to listeners when the transaction commits."""
     payload = json.dumps({"kind": "progress", "task_id": task_id, **progress})
     params = _ids(user_id, task_id) | {"payload": payload, "terminal": sorted(TERMINAL)}
-    return await _one(conn, PUBLISH_PROGRESS, params) is not None
+    return await session.one(PUBLISH_PROGRESS, params) is not None
 
 
-async def fail_stale_tasks(
-    conn: AsyncConnection[Any], stale_after_seconds: float, error: str
-) -> int:
+async def fail_stale_tasks(session: Session, stale_after_seconds: float, error: str) -> int:
     """Fails every task left queued or running longer than the window (its process died)."""
     params = {
         "unfinished": [QUEUED, RUNNING],
         "stale_after": timedelta(seconds=stale_after_seconds),
         "error": error,
     }
-    cursor = await conn.execute(FAIL_STALE, params)
-    return len(await cursor.fetchall())
+    return len(await session.all(FAIL_STALE, params))

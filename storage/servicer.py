@@ -33,6 +33,7 @@ from storage.database import (
     SERVICE_ROLE,
     USER_ROLE,
     Database,
+    Session,
     claims_for_user,
     service_claims,
 )
@@ -69,12 +70,12 @@ def _task_id(value: str) -> str:
 
 
 async def _refusal(
-    conn: Any, user_id: str, task_id: str, reason: str, explanation: str, **metadata: str
+    session: Session, user_id: str, task_id: str, reason: str, explanation: str, **metadata: str
 ) -> ServiceError:
-    """Why a guarded write changed nothing: NOT_FOUND when the task is not the caller's (RLS and
-    the user_id filter cannot tell absent from foreign), else FAILED_PRECONDITION naming the
-    status that blocked it."""
-    current = await repository.get_task(conn, user_id, task_id)
+    """Why a guarded write changed nothing, read just after it: NOT_FOUND when the task is not
+    the caller's (RLS and the user_id filter cannot tell absent from foreign), else
+    FAILED_PRECONDITION naming the status that blocked it."""
+    current = await repository.get_task(session, user_id, task_id)
     if current is None:
         return _not_found(task_id)
     return FailedPrecondition(
@@ -121,7 +122,7 @@ class Acting:
         self.role = USER_ROLE
         self.claims = claims_for_user(caller.user_id, caller.claims)
 
-    def transaction(self, database: Database) -> Any:
+    def session(self, database: Database) -> Session:
         return database.acting(self.role, self.claims)
 
 
@@ -151,10 +152,10 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
         fingerprint = request.request_fingerprint or None
         if fingerprint is not None and (len(fingerprint) > 128 or not fingerprint.isprintable()):
             raise InvalidArgument("request_fingerprint", "must be at most 128 printable characters")
-        async with acting.transaction(self._db) as conn:
-            row, created = await repository.create_task(
-                conn, acting.user_id, real_age, key, fingerprint
-            )
+        session = acting.session(self._db)
+        row, created = await repository.create_task(
+            session, acting.user_id, real_age, key, fingerprint
+        )
         if not created and row.request_fingerprint != fingerprint:
             raise AlreadyExists(
                 "idempotency_key was already used for a different request; send a new key",
@@ -168,8 +169,8 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
     ) -> storage_pb2.GetTaskResponse:
         acting = Acting(request.user_id)
         task_id = _task_id(request.task_id)
-        async with acting.transaction(self._db) as conn:
-            row = await repository.get_task(conn, acting.user_id, task_id)
+        session = acting.session(self._db)
+        row = await repository.get_task(session, acting.user_id, task_id)
         if row is None:
             raise _not_found(task_id)
         return storage_pb2.GetTaskResponse(task=task_to_proto(row))
@@ -182,8 +183,8 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
             raise InvalidArgument("page_size", "must not be negative")
         size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         after = decode_page_token(request.page_token) if request.page_token else None
-        async with acting.transaction(self._db) as conn:
-            rows = await repository.list_tasks(conn, acting.user_id, size + 1, after)
+        session = acting.session(self._db)
+        rows = await repository.list_tasks(session, acting.user_id, size + 1, after)
         page, more = rows[:size], len(rows) > size
         return storage_pb2.ListTasksResponse(
             tasks=[task_to_proto(row) for row in page],
@@ -211,16 +212,15 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
             raise InvalidArgument("error", f"must be at most {MAX_ERROR_CHARS} characters")
         result = _json("result", request.result) if has_result else None
         error = request.error if has_error else None
-        async with acting.transaction(self._db) as conn:
-            row = await repository.update_status(
-                conn, acting.user_id, task_id, status, result, error
-            )
-            refusal = None if row else await _refusal(
-                conn, acting.user_id, task_id, "INVALID_STATUS_TRANSITION",
+        session = acting.session(self._db)
+        row = await repository.update_status(
+            session, acting.user_id, task_id, status, result, error
+        )
+        if not row:
+            raise await _refusal(
+                session, acting.user_id, task_id, "INVALID_STATUS_TRANSITION",
                 f"it cannot become {status}", requested_status=status,
             )  # fmt: skip
-        if refusal:
-            raise refusal
         return storage_pb2.UpdateTaskResponse(task=task_to_proto(row))
 
     async def _set_after_success(
@@ -228,14 +228,13 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
     ) -> Any:
         acting = Acting(user_id, service_only=service_only)
         task_id = _task_id(task_id)
-        async with acting.transaction(self._db) as conn:
-            row = await repository.set_if_succeeded(conn, acting.user_id, task_id, values)
-            refusal = None if row else await _refusal(
-                conn, acting.user_id, task_id, "ANALYSIS_NOT_SUCCEEDED",
+        session = acting.session(self._db)
+        row = await repository.set_if_succeeded(session, acting.user_id, task_id, values)
+        if not row:
+            raise await _refusal(
+                session, acting.user_id, task_id, "ANALYSIS_NOT_SUCCEEDED",
                 "its analysis must succeed first",
             )  # fmt: skip
-        if refusal:
-            raise refusal
         return task_to_proto(row)
 
     async def SetIntake(
@@ -267,8 +266,8 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
     ) -> storage_pb2.DeleteTaskResponse:
         acting = Acting(request.user_id)
         task_id = _task_id(request.task_id)
-        async with acting.transaction(self._db) as conn:
-            deleted = await repository.delete_task(conn, acting.user_id, task_id)
+        session = acting.session(self._db)
+        deleted = await repository.delete_task(session, acting.user_id, task_id)
         if not deleted:
             raise _not_found(task_id)
         return storage_pb2.DeleteTaskResponse()
@@ -287,14 +286,13 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
             "fraction": progress.fraction,
             "message": progress.message,
         }
-        async with acting.transaction(self._db) as conn:
-            sent = await repository.publish_progress(conn, acting.user_id, task_id, payload)
-            refusal = None if sent else await _refusal(
-                conn, acting.user_id, task_id, "TASK_FINISHED",
+        session = acting.session(self._db)
+        sent = await repository.publish_progress(session, acting.user_id, task_id, payload)
+        if not sent:
+            raise await _refusal(
+                session, acting.user_id, task_id, "TASK_FINISHED",
                 "progress is only for unfinished tasks",
             )  # fmt: skip
-        if refusal:
-            raise refusal
         return storage_pb2.PublishProgressResponse()
 
     async def EnqueueWebhook(
@@ -307,10 +305,10 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
             raise InvalidArgument("event", "is required, at most 64 characters")
         if not request.body or len(request.body) > MAX_WEBHOOK_BODY_CHARS or "\x00" in request.body:
             raise InvalidArgument("body", "is required: JSON text of at most 1 MiB")
-        async with self._db.as_login_role() as conn:
-            await outbox.enqueue(
-                conn, request.message_id, request.event, acting.user_id, request.body
-            )
+        session = self._db.as_login_role()
+        await outbox.enqueue(
+            session, request.message_id, request.event, acting.user_id, request.body
+        )
         return storage_pb2.EnqueueWebhookResponse()
 
     async def ClaimWebhooks(
@@ -321,8 +319,8 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
             raise InvalidArgument("max_messages", "must be 1 to 100")
         if not 1 <= request.lease_seconds <= 600:
             raise InvalidArgument("lease_seconds", "must be 1 to 600")
-        async with self._db.as_login_role() as conn:
-            rows = await outbox.claim(conn, request.max_messages, request.lease_seconds)
+        session = self._db.as_login_role()
+        rows = await outbox.claim(session, request.max_messages, request.lease_seconds)
         reply = storage_pb2.ClaimWebhooksResponse()
         for message_id, body, attempt, created in rows:
             delivery = reply.deliveries.add(message_id=message_id, body=body, attempt=attempt)
@@ -337,14 +335,14 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
             raise InvalidArgument("message_id", "is required")
         if request.retry_after_seconds < 0:
             raise InvalidArgument("retry_after_seconds", "must not be negative")
-        async with self._db.as_login_role() as conn:
-            await outbox.finish(
-                conn,
-                request.message_id,
-                request.delivered,
-                request.error.replace("\x00", ""),
-                request.retry_after_seconds,
-            )
+        session = self._db.as_login_role()
+        await outbox.finish(
+            session,
+            request.message_id,
+            request.delivered,
+            request.error.replace("\x00", ""),
+            request.retry_after_seconds,
+        )
         return storage_pb2.FinishWebhookResponse()
 
     async def WatchTask(
@@ -353,6 +351,7 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
         acting = Acting(request.user_id)
         task_id = _task_id(request.task_id)
         # Subscribe before the first read, so no change between the two is missed.
+        session = acting.session(self._db)
         with self._events.subscribe(task_id) as queue:
             last_seen = None
             event: dict[str, Any] = {"kind": "change"}
@@ -366,8 +365,7 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
                         )
                     )
                 else:
-                    async with acting.transaction(self._db) as conn:
-                        row = await repository.get_task(conn, acting.user_id, task_id)
+                    row = await repository.get_task(session, acting.user_id, task_id)
                     if row is None:
                         raise _not_found(task_id)
                     if row.updated_at != last_seen:
