@@ -3,10 +3,13 @@ always with those keys (null where empty), plus intake, routine and timestamps."
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, WithJsonSchema
+from google.protobuf import timestamp_pb2
+from pydantic import BaseModel, Field, TypeAdapter, WithJsonSchema
 
 from skin.routine import Routine
 from skin.storage.v1 import storage_pb2
@@ -58,20 +61,71 @@ class TaskView(BaseModel):
 
     @classmethod
     def from_proto(cls, task: storage_pb2.Task) -> TaskView:
-        def struct(field: str) -> dict[str, Any] | None:
+        """The view of a task read as TASK_VIEW_FULL (Structs) or TASK_VIEW_JSON (text)."""
+
+        def document(field: str) -> dict[str, Any] | None:
+            text = getattr(task, f"{field}_json")
+            if text:
+                value: dict[str, Any] = json.loads(text)
+                return value
             return from_struct(getattr(task, field)) if task.HasField(field) else None
 
         return cls(
             task_id=task.id,
             status=STATUS_NAMES.get(task.status, "queued"),
-            result=struct("result"),
+            result=document("result"),
             error=task.error if task.HasField("error") else None,
             real_age=task.real_age if task.HasField("real_age") else None,
-            intake=struct("intake"),
-            routine=struct("routine"),  # the current Routine when it fits, else as stored
+            intake=document("intake"),
+            routine=document("routine"),  # the current Routine when it fits, else as stored
             created_at=task.create_time.ToDatetime(tzinfo=UTC),
             updated_at=task.update_time.ToDatetime(tzinfo=UTC),
         )
+
+
+def _string(value: str) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
+def _timestamp(value: timestamp_pb2.Timestamp) -> bytes:
+    moment = value.ToDatetime(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    return b'"' + moment.encode() + b'"'
+
+
+# The routine goes through its model as in TaskView: jsonb keeps keys in its own order, and the
+# model puts them back in the published one (the week from Monday). It is the small document.
+_ROUTINE: TypeAdapter[Routine | dict[str, Any]] = TypeAdapter(Routine | dict[str, Any])
+
+
+def task_view_json(task: storage_pb2.Task) -> bytes:
+    """TaskView's JSON for a task read as TASK_VIEW_JSON, the result and intake spliced in as
+    the table's text. They are the bulk of a reply and the gateway only passes them on, so it
+    parses neither (a Struct walk and a model dump cost more than the rest of a GET).
+    tests/gateway/test_task_json.py holds it equal to TaskView.from_proto's dump."""
+    routine = task.routine_json
+    routine_json = _ROUTINE.dump_json(_ROUTINE.validate_json(routine)) if routine else b"null"
+    status = STATUS_NAMES.get(task.status, "queued")
+    return b"".join(
+        (
+            b'{"task_id":', _string(task.id),
+            b',"status":', _string(status),
+            b',"result":', task.result_json.encode() or b"null",
+            b',"error":', _string(task.error) if task.HasField("error") else b"null",
+            b',"real_age":', str(task.real_age).encode() if task.HasField("real_age") else b"null",
+            b',"intake":', task.intake_json.encode() or b"null",
+            b',"routine":', routine_json,
+            b',"created_at":', _timestamp(task.create_time),
+            b',"updated_at":', _timestamp(task.update_time),
+            b"}",
+        )
+    )  # fmt: skip
+
+
+def task_page_json(tasks: Iterable[storage_pb2.Task], next_page_token: str) -> bytes:
+    """TaskPage's JSON, built as task_view_json builds each task."""
+    listed = b",".join(task_view_json(task) for task in tasks)
+    token = _string(next_page_token) if next_page_token else b"null"
+    return b'{"tasks":[' + listed + b'],"next_page_token":' + token + b"}"
 
 
 class TaskPage(BaseModel):

@@ -40,8 +40,9 @@ async def store_intake_with_routine(
     intake: Intake,
     timeout: float,
 ) -> storage_pb2.Task:
-    """The task after storing `intake` and the routine made from it. The user's own token
-    reads the task (so another user's task is 404 as everywhere); the service writes."""
+    """The task (TASK_VIEW_JSON) after storing `intake` and the routine made from it. The
+    user's own token reads the task (so another user's task is 404 as everywhere); the service
+    writes."""
     task = (
         await backends.storage.GetTask(
             storage_pb2.GetTaskRequest(task_id=task_id), metadata=user_metadata, timeout=timeout
@@ -65,7 +66,11 @@ async def store_intake_with_routine(
         ).routine
         stored = await backends.storage.SetRoutine(
             storage_pb2.SetRoutineRequest(
-                user_id=user_id, task_id=task.id, routine=routine, intake=intake_struct
+                user_id=user_id,
+                task_id=task.id,
+                routine=routine,
+                intake=intake_struct,
+                view=storage_pb2.TASK_VIEW_JSON,
             ),
             metadata=service,
             timeout=timeout,

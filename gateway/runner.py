@@ -1,5 +1,6 @@
 """Runs each accepted task's pipeline in the background: mark running, consume the analyzer's
-stream (relaying each progress event to storage), then store the result or a clear error.
+stream (relaying its progress to storage, latest first: gateway/progress_relay.py), then store
+the result or a clear error.
 
 Every accepted task ends `succeeded` or `failed`: a busy or unreachable analyzer is retried
 with backoff until the analysis deadline, then fails the task; a finished result is kept and its
@@ -23,6 +24,7 @@ import grpc
 from gateway.clients import Backends, ServiceToken
 from gateway.metrics import ANALYSIS_SECONDS, TASKS_FINISHED
 from gateway.models import TaskView
+from gateway.progress_relay import ProgressRelay
 from gateway.retry import GaveUp, retry_until
 from gateway.settings import GatewaySettings
 from skin.analyzer.v1 import analyzer_pb2
@@ -148,13 +150,12 @@ class TaskRunner:
         """The service_role token the gateway writes with."""
         return self._token
 
-    def announce(self, event: str, user_id: str, view: TaskView) -> None:
+    def announce(self, event: str, user_id: str, task: storage_pb2.Task) -> None:
         """Hands an event to the webhook sender, when one is configured, without waiting."""
         if self._on_finished is None:
             return
-        job: asyncio.Future[None] = asyncio.ensure_future(
-            self._on_finished(event, user_id, view.model_dump(mode="json"))
-        )
+        view = TaskView.from_proto(task).model_dump(mode="json")
+        job: asyncio.Future[None] = asyncio.ensure_future(self._on_finished(event, user_id, view))
         key = f"{event}-{id(job)}"
         self._running[key] = job
         job.add_done_callback(lambda _: self._running.pop(key, None))
@@ -181,9 +182,11 @@ class TaskRunner:
     ) -> None:
         """Writes the status, retried through a storage outage until `deadline`. A retry that
         finds the status already written (the first try committed, its reply was lost) is done."""
+        # The reply's task is not used: BASIC spares storage sending the result back.
         request = storage_pb2.UpdateTaskRequest(
-            user_id=user_id, task_id=task_id, status=status, **fields
-        )
+            user_id=user_id, task_id=task_id, status=status, view=storage_pb2.TASK_VIEW_BASIC,
+            **fields,
+        )  # fmt: skip
         wanted = storage_pb2.TaskStatus.Name(status).removeprefix("TASK_STATUS_").lower()
 
         async def call(left: float) -> None:
@@ -214,6 +217,7 @@ class TaskRunner:
         request = analyzer_pb2.AnalyzeFaceRequest(image=image)
         if real_age is not None:
             request.real_age = real_age
+        relay = ProgressRelay(lambda progress: self._publish(task_id, user_id, progress))
 
         async def attempt(left: float) -> Any:
             stream = self._backends.analyzer.AnalyzeFace(
@@ -222,7 +226,7 @@ class TaskRunner:
             async for event in stream:
                 if event.HasField("result"):
                     return event.result
-                await self._publish(task_id, user_id, event.progress)
+                relay.offer(event.progress)
             raise grpc.aio.AioRpcError(  # a stream that ends without a result
                 grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), "no result"
             )
@@ -235,6 +239,8 @@ class TaskRunner:
             return await retry_until(deadline, attempt, ANALYZER_RETRYABLE, note)
         except GaveUp as exc:
             raise exc.last from exc
+        finally:
+            await relay.close()
 
     async def _publish(self, task_id: str, user_id: str, progress: Any) -> None:
         """Progress is best effort: a lost event must never fail the task."""
@@ -317,7 +323,9 @@ class TaskRunner:
         try:
             task = (
                 await self._backends.storage.GetTask(
-                    storage_pb2.GetTaskRequest(user_id=user_id, task_id=task_id),
+                    storage_pb2.GetTaskRequest(
+                        user_id=user_id, task_id=task_id, view=storage_pb2.TASK_VIEW_JSON
+                    ),
                     metadata=self._metadata(),
                     timeout=self._settings.call_timeout_seconds,
                 )

@@ -9,6 +9,7 @@ from skin import page_tokens
 from skin.errors import InvalidArgument
 from skin.storage.v1 import storage_pb2
 from skin.structs import to_struct
+from storage import repository
 from storage.repository import TaskRow
 
 STATUS_TO_PROTO = {
@@ -20,22 +21,45 @@ STATUS_TO_PROTO = {
 PROTO_TO_STATUS = {value: key for key, value in STATUS_TO_PROTO.items()}
 
 
+VIEWS: dict[int, str] = {
+    storage_pb2.TASK_VIEW_UNSPECIFIED: repository.FULL,
+    storage_pb2.TASK_VIEW_FULL: repository.FULL,
+    storage_pb2.TASK_VIEW_BASIC: repository.BASIC,
+    storage_pb2.TASK_VIEW_JSON: repository.JSON,
+}
+# column -> (Struct field, JSON text field)
+_DOCUMENT_FIELDS = {
+    "result": ("result", "result_json"),
+    "intake": ("intake", "intake_json"),
+    "routine_json": ("routine", "routine_json"),
+}
+
+
+def view_from_proto(value: int) -> str:
+    view = VIEWS.get(value)
+    if view is None:
+        raise InvalidArgument("view", "must be TASK_VIEW_BASIC, TASK_VIEW_FULL or TASK_VIEW_JSON")
+    return view
+
+
 def task_to_proto(row: TaskRow) -> storage_pb2.Task:
+    """The row as a Task, in the view its statement selected: a document the row does not carry
+    is left out, one it carries as text (TASK_VIEW_JSON) goes to the *_json field unparsed."""
     task = storage_pb2.Task(
         id=str(row.id),
         user_id=str(row.user_id),
         status=STATUS_TO_PROTO.get(row.status, storage_pb2.TASK_STATUS_UNSPECIFIED),
     )
-    if row.result is not None:
-        task.result.CopyFrom(to_struct(row.result))
+    for column, (struct_field, text_field) in _DOCUMENT_FIELDS.items():
+        value = getattr(row, column, None)
+        if isinstance(value, str):
+            setattr(task, text_field, value)
+        elif value is not None:
+            getattr(task, struct_field).CopyFrom(to_struct(value))
     if row.error is not None:
         task.error = row.error
     if row.real_age is not None:
         task.real_age = row.real_age
-    if row.intake is not None:
-        task.intake.CopyFrom(to_struct(row.intake))
-    if row.routine_json is not None:
-        task.routine.CopyFrom(to_struct(row.routine_json))
     task.create_time.FromDatetime(row.created_at)
     task.update_time.FromDatetime(row.updated_at)
     return task

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     Uuid,
     bindparam,
+    cast,
     delete,
     func,
     literal_column,
@@ -88,6 +89,25 @@ def _literal(value: str) -> Any:
     return literal_column(f"'{value}'", Text)
 
 
+# How much of a task a statement returns (the proto's TaskView): everything, everything but the
+# three JSON documents, or the documents as the JSON text the table holds, so a reader that only
+# passes them on parses nothing.
+FULL, BASIC, JSON = "full", "basic", "json"
+VIEWS = (FULL, BASIC, JSON)
+_DOCUMENTS = ("result", "intake", "routine_json")
+
+
+def _columns(view: str) -> list[Any]:
+    if view == BASIC:
+        return [column for column in tasks.c if column.name not in _DOCUMENTS]
+    if view == JSON:
+        return [
+            cast(column, Text).label(column.name) if column.name in _DOCUMENTS else column
+            for column in tasks.c
+        ]
+    return list(tasks.c)
+
+
 _MINE = (tasks.c.id == bindparam("task_id")) & (tasks.c.user_id == bindparam("user_id"))
 _NEWEST_FIRST = (tasks.c.created_at.desc(), tasks.c.id.desc())
 
@@ -111,42 +131,52 @@ BY_IDEMPOTENCY_KEY = _sql(
         tasks.c.idempotency_key == bindparam("idempotency_key"),
     )
 )
-GET = _sql(select(tasks).where(_MINE))
-LIST_FIRST = _sql(
-    select(tasks)
-    .where(tasks.c.user_id == bindparam("user_id"))
-    .order_by(*_NEWEST_FIRST)
-    .limit(bindparam("limit"))
-)
-LIST_AFTER = _sql(
-    select(tasks)
-    .where(
-        tasks.c.user_id == bindparam("user_id"),
-        tuple_(tasks.c.created_at, tasks.c.id)
-        < tuple_(
-            bindparam("after_created", type_=TIMESTAMP(timezone=True)),
-            bindparam("after_id", type_=Uuid),
-        ),
+GET = {view: _sql(select(*_columns(view)).where(_MINE)) for view in VIEWS}
+LIST_FIRST = {
+    view: _sql(
+        select(*_columns(view))
+        .where(tasks.c.user_id == bindparam("user_id"))
+        .order_by(*_NEWEST_FIRST)
+        .limit(bindparam("limit"))
     )
-    .order_by(*_NEWEST_FIRST)
-    .limit(bindparam("limit"))
-)
-UPDATE_STATUS = _sql(
-    update(tasks)
-    .where(_MINE, tasks.c.status == func.any(bindparam("allowed_from")))
-    .values(status=bindparam("status"), result=bindparam("result"), error=bindparam("error"))
-    .returning(*tasks.c)
-)
+    for view in VIEWS
+}
+LIST_AFTER = {
+    view: _sql(
+        select(*_columns(view))
+        .where(
+            tasks.c.user_id == bindparam("user_id"),
+            tuple_(tasks.c.created_at, tasks.c.id)
+            < tuple_(
+                bindparam("after_created", type_=TIMESTAMP(timezone=True)),
+                bindparam("after_id", type_=Uuid),
+            ),
+        )
+        .order_by(*_NEWEST_FIRST)
+        .limit(bindparam("limit"))
+    )
+    for view in VIEWS
+}
+UPDATE_STATUS = {
+    view: _sql(
+        update(tasks)
+        .where(_MINE, tasks.c.status == func.any(bindparam("allowed_from")))
+        .values(status=bindparam("status"), result=bindparam("result"), error=bindparam("error"))
+        .returning(*_columns(view))
+    )
+    for view in VIEWS
+}
 # The columns written once the analysis succeeded: the intake alone (a user), the routine
 # alone, or both in one statement (the service, so a routine never sits beside another intake).
-SET_AFTER_SUCCESS: dict[tuple[str, ...], str] = {
-    columns: _sql(
+SET_AFTER_SUCCESS: dict[tuple[tuple[str, ...], str], str] = {
+    (columns, view): _sql(
         update(tasks)
         .where(_MINE, tasks.c.status == _literal(SUCCEEDED))
         .values({column: bindparam(column) for column in columns})
-        .returning(*tasks.c)
+        .returning(*_columns(view))
     )
     for columns in (("intake",), ("routine_json",), ("intake", "routine_json"))
+    for view in VIEWS
 }
 DELETE = _sql(delete(tasks).where(_MINE).returning(tasks.c.id))
 PUBLISH_PROGRESS = _sql(
@@ -192,19 +222,25 @@ async def create_task(
     return earlier, False
 
 
-async def get_task(session: Session, user_id: str, task_id: str) -> TaskRow | None:
-    return await session.one(GET, _ids(user_id, task_id))
+async def get_task(
+    session: Session, user_id: str, task_id: str, view: str = FULL
+) -> TaskRow | None:
+    return await session.one(GET[view], _ids(user_id, task_id))
 
 
 async def list_tasks(
-    session: Session, user_id: str, limit: int, after: tuple[datetime, UUID] | None
+    session: Session,
+    user_id: str,
+    limit: int,
+    after: tuple[datetime, UUID] | None,
+    view: str = FULL,
 ) -> list[TaskRow]:
     """Newest first, keyset-paged on (created_at, id); `after` is the previous page's last row."""
     params: dict[str, Any] = {"user_id": UUID(user_id), "limit": limit}
     if after is None:
-        return await session.all(LIST_FIRST, params)
+        return await session.all(LIST_FIRST[view], params)
     params.update(after_created=after[0], after_id=after[1])
-    return await session.all(LIST_AFTER, params)
+    return await session.all(LIST_AFTER[view], params)
 
 
 async def update_status(
@@ -214,6 +250,7 @@ async def update_status(
     status: str,
     result: dict[str, Any] | None,
     error: str | None,
+    view: str = FULL,
 ) -> TaskRow | None:
     """Moves the task to `status` when its current status allows it; None when it does not (or
     the task is not the caller's: the caller tells the two apart with get_task)."""
@@ -223,17 +260,21 @@ async def update_status(
         "result": Jsonb(result) if result is not None else None,
         "error": error,
     }
-    return await session.one(UPDATE_STATUS, params)
+    return await session.one(UPDATE_STATUS[view], params)
 
 
 async def set_if_succeeded(
-    session: Session, user_id: str, task_id: str, values: dict[str, dict[str, Any]]
+    session: Session,
+    user_id: str,
+    task_id: str,
+    values: dict[str, dict[str, Any]],
+    view: str = FULL,
 ) -> TaskRow | None:
     """Writes `values` (column -> JSON) in one statement when the analysis succeeded; None
     otherwise (or when the task is not the user's)."""
     columns = tuple(column for column in ("intake", "routine_json") if column in values)
     params = _ids(user_id, task_id) | {column: Jsonb(values[column]) for column in columns}
-    return await session.one(SET_AFTER_SUCCESS[columns], params)
+    return await session.one(SET_AFTER_SUCCESS[(columns, view)], params)
 
 
 async def delete_task(session: Session, user_id: str, task_id: str) -> bool:

@@ -28,6 +28,7 @@ from storage.convert import (
     decode_page_token,
     encode_page_token,
     task_to_proto,
+    view_from_proto,
 )
 from storage.database import (
     SERVICE_ROLE,
@@ -75,7 +76,7 @@ async def _refusal(
     """Why a guarded write changed nothing, read just after it: NOT_FOUND when the task is not
     the caller's (RLS and the user_id filter cannot tell absent from foreign), else
     FAILED_PRECONDITION naming the status that blocked it."""
-    current = await repository.get_task(session, user_id, task_id)
+    current = await repository.get_task(session, user_id, task_id, repository.BASIC)
     if current is None:
         return _not_found(task_id)
     return FailedPrecondition(
@@ -169,8 +170,9 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
     ) -> storage_pb2.GetTaskResponse:
         acting = Acting(request.user_id)
         task_id = _task_id(request.task_id)
+        view = view_from_proto(request.view)
         session = acting.session(self._db)
-        row = await repository.get_task(session, acting.user_id, task_id)
+        row = await repository.get_task(session, acting.user_id, task_id, view)
         if row is None:
             raise _not_found(task_id)
         return storage_pb2.GetTaskResponse(task=task_to_proto(row))
@@ -183,8 +185,9 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
             raise InvalidArgument("page_size", "must not be negative")
         size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         after = decode_page_token(request.page_token) if request.page_token else None
+        view = view_from_proto(request.view)
         session = acting.session(self._db)
-        rows = await repository.list_tasks(session, acting.user_id, size + 1, after)
+        rows = await repository.list_tasks(session, acting.user_id, size + 1, after, view)
         page, more = rows[:size], len(rows) > size
         return storage_pb2.ListTasksResponse(
             tasks=[task_to_proto(row) for row in page],
@@ -212,9 +215,10 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
             raise InvalidArgument("error", f"must be at most {MAX_ERROR_CHARS} characters")
         result = _json("result", request.result) if has_result else None
         error = request.error if has_error else None
+        view = view_from_proto(request.view)
         session = acting.session(self._db)
         row = await repository.update_status(
-            session, acting.user_id, task_id, status, result, error
+            session, acting.user_id, task_id, status, result, error, view
         )
         if not row:
             raise await _refusal(
@@ -224,12 +228,19 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
         return storage_pb2.UpdateTaskResponse(task=task_to_proto(row))
 
     async def _set_after_success(
-        self, user_id: str, task_id: str, values: dict[str, Any], *, service_only: bool
+        self,
+        user_id: str,
+        task_id: str,
+        values: dict[str, Any],
+        view: int,
+        *,
+        service_only: bool,
     ) -> Any:
         acting = Acting(user_id, service_only=service_only)
         task_id = _task_id(task_id)
+        selected = view_from_proto(view)
         session = acting.session(self._db)
-        row = await repository.set_if_succeeded(session, acting.user_id, task_id, values)
+        row = await repository.set_if_succeeded(session, acting.user_id, task_id, values, selected)
         if not row:
             raise await _refusal(
                 session, acting.user_id, task_id, "ANALYSIS_NOT_SUCCEEDED",
@@ -244,7 +255,7 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
             raise InvalidArgument("intake", "is required")
         task = await self._set_after_success(
             request.user_id, request.task_id, {"intake": _json("intake", request.intake)},
-            service_only=False,
+            request.view, service_only=False,
         )  # fmt: skip
         return storage_pb2.SetIntakeResponse(task=task)
 
@@ -257,7 +268,7 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
         if request.HasField("intake"):  # stored with it, in the same statement
             values["intake"] = _json("intake", request.intake)
         task = await self._set_after_success(
-            request.user_id, request.task_id, values, service_only=True
+            request.user_id, request.task_id, values, request.view, service_only=True
         )
         return storage_pb2.SetRoutineResponse(task=task)
 
@@ -350,8 +361,9 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
     ) -> AsyncIterator[storage_pb2.WatchTaskResponse]:
         acting = Acting(request.user_id)
         task_id = _task_id(request.task_id)
-        # Subscribe before the first read, so no change between the two is missed.
+        view = view_from_proto(request.view)
         session = acting.session(self._db)
+        # Subscribe before the first read, so no change between the two is missed.
         with self._events.subscribe(task_id) as queue:
             last_seen = None
             event: dict[str, Any] = {"kind": "change"}
@@ -365,7 +377,7 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
                         )
                     )
                 else:
-                    row = await repository.get_task(session, acting.user_id, task_id)
+                    row = await repository.get_task(session, acting.user_id, task_id, view)
                     if row is None:
                         raise _not_found(task_id)
                     if row.updated_at != last_seen:

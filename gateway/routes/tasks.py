@@ -17,7 +17,15 @@ from google.protobuf import json_format
 from gateway.clients import Backends
 from gateway.deps import BackendsDep, CurrentUser, RunnerDep, User
 from gateway.errors import ApiError, rpc_error_response
-from gateway.models import STATUS_NAMES, ErrorBody, TaskAccepted, TaskPage, TaskView
+from gateway.models import (
+    STATUS_NAMES,
+    ErrorBody,
+    TaskAccepted,
+    TaskPage,
+    TaskView,
+    task_page_json,
+    task_view_json,
+)
 from gateway.routines import store_intake_with_routine
 from gateway.runner import Reservation, TaskRunner
 from gateway.uploads import read_form
@@ -225,29 +233,28 @@ async def list_tasks(
             description="The previous page's next_page_token.",
         ),
     ] = None,
-) -> TaskPage:
+) -> Response:
     """The user's tasks, newest first."""
     page = await backends.storage.ListTasks(
-        storage_pb2.ListTasksRequest(page_size=limit, page_token=page_token or ""),
+        storage_pb2.ListTasksRequest(
+            page_size=limit, page_token=page_token or "", view=storage_pb2.TASK_VIEW_JSON
+        ),
         metadata=user.metadata(),
         timeout=call_timeout(request),
     )
-    return TaskPage(
-        tasks=[TaskView.from_proto(task) for task in page.tasks],
-        next_page_token=page.next_page_token or None,
-    )
+    return _json_response(task_page_json(page.tasks, page.next_page_token))
 
 
 @router.get("/{task_id}", response_model=TaskView, responses=ERROR_RESPONSES)
 async def get_task(
     request: Request, task_id: TaskId, user: CurrentUser, backends: BackendsDep
-) -> TaskView:
+) -> Response:
     reply = await backends.storage.GetTask(
-        storage_pb2.GetTaskRequest(task_id=str(task_id)),
+        storage_pb2.GetTaskRequest(task_id=str(task_id), view=storage_pb2.TASK_VIEW_JSON),
         metadata=user.metadata(),
         timeout=call_timeout(request),
     )
-    return TaskView.from_proto(reply.task)
+    return _json_response(task_view_json(reply.task))
 
 
 @router.delete("/{task_id}", status_code=204, responses=ERROR_RESPONSES)
@@ -281,7 +288,7 @@ async def put_intake(
     user: CurrentUser,
     backends: BackendsDep,
     runner: RunnerDep,
-) -> TaskView:
+) -> Response:
     """Stores the intake form together with the routine made from it and the analysis, and
     answers with the task as it now is. The routine's `intake_sha256` names the intake it came
     from. If no routine can be made now, the answer is 503 and nothing is stored."""
@@ -294,9 +301,8 @@ async def put_intake(
         intake,
         call_timeout(request),
     )
-    view = TaskView.from_proto(task)
-    runner.announce("routine.ready", user.id, view)
-    return view
+    runner.announce("routine.ready", user.id, task)
+    return _json_response(task_view_json(task))
 
 
 @router.get(
@@ -313,7 +319,8 @@ async def task_events(
     (the task now, then after each change), `progress` while it runs, and a last `end` event at
     the final status; then the stream closes."""
     stream = backends.storage.WatchTask(
-        storage_pb2.WatchTaskRequest(task_id=str(task_id)), metadata=user.metadata()
+        storage_pb2.WatchTaskRequest(task_id=str(task_id), view=storage_pb2.TASK_VIEW_JSON),
+        metadata=user.metadata(),
     )
     try:
         first = await stream.read()  # errors (not found, bad token) answer as HTTP errors
@@ -332,10 +339,10 @@ async def task_events(
                     )
                     yield _sse("progress", data)
                 else:
-                    view = TaskView.from_proto(event.task).model_dump(mode="json")
-                    yield _sse("task", view)
-                    if STATUS_NAMES.get(event.task.status) in ("succeeded", "failed"):
-                        yield _sse("end", {"task_id": str(task_id), "status": view["status"]})
+                    yield _sse_event("task", task_view_json(event.task))
+                    status = STATUS_NAMES.get(event.task.status)
+                    if status in ("succeeded", "failed"):
+                        yield _sse("end", {"task_id": str(task_id), "status": status})
                         return
                 event = await stream.read()
         except grpc.aio.AioRpcError as exc:
@@ -349,4 +356,14 @@ async def task_events(
 
 
 def _sse(kind: str, data: object) -> bytes:
-    return f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+    return _sse_event(kind, json.dumps(data, separators=(",", ":")).encode())
+
+
+def _sse_event(kind: str, data: bytes) -> bytes:
+    """One event; `data` is JSON on one line (JSON text escapes its own line breaks)."""
+    return b"event: " + kind.encode() + b"\ndata: " + data + b"\n\n"
+
+
+def _json_response(body: bytes) -> Response:
+    """A body built as JSON bytes already; the route's response_model documents its shape."""
+    return Response(body, media_type="application/json")

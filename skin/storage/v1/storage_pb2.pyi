@@ -18,14 +18,25 @@ class TaskStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TASK_STATUS_RUNNING: _ClassVar[TaskStatus]
     TASK_STATUS_SUCCEEDED: _ClassVar[TaskStatus]
     TASK_STATUS_FAILED: _ClassVar[TaskStatus]
+
+class TaskView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TASK_VIEW_UNSPECIFIED: _ClassVar[TaskView]
+    TASK_VIEW_BASIC: _ClassVar[TaskView]
+    TASK_VIEW_FULL: _ClassVar[TaskView]
+    TASK_VIEW_JSON: _ClassVar[TaskView]
 TASK_STATUS_UNSPECIFIED: TaskStatus
 TASK_STATUS_QUEUED: TaskStatus
 TASK_STATUS_RUNNING: TaskStatus
 TASK_STATUS_SUCCEEDED: TaskStatus
 TASK_STATUS_FAILED: TaskStatus
+TASK_VIEW_UNSPECIFIED: TaskView
+TASK_VIEW_BASIC: TaskView
+TASK_VIEW_FULL: TaskView
+TASK_VIEW_JSON: TaskView
 
 class Task(_message.Message):
-    __slots__ = ("id", "user_id", "status", "result", "error", "real_age", "intake", "routine", "create_time", "update_time")
+    __slots__ = ("id", "user_id", "status", "result", "error", "real_age", "intake", "routine", "create_time", "update_time", "result_json", "intake_json", "routine_json")
     ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +47,9 @@ class Task(_message.Message):
     ROUTINE_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    RESULT_JSON_FIELD_NUMBER: _ClassVar[int]
+    INTAKE_JSON_FIELD_NUMBER: _ClassVar[int]
+    ROUTINE_JSON_FIELD_NUMBER: _ClassVar[int]
     id: str
     user_id: str
     status: TaskStatus
@@ -46,7 +60,10 @@ class Task(_message.Message):
     routine: _struct_pb2.Struct
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., user_id: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[str] = ..., real_age: _Optional[int] = ..., intake: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., routine: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    result_json: str
+    intake_json: str
+    routine_json: str
+    def __init__(self, id: _Optional[str] = ..., user_id: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[str] = ..., real_age: _Optional[int] = ..., intake: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., routine: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result_json: _Optional[str] = ..., intake_json: _Optional[str] = ..., routine_json: _Optional[str] = ...) -> None: ...
 
 class TaskProgress(_message.Message):
     __slots__ = ("stage", "fraction", "message")
@@ -79,12 +96,14 @@ class CreateTaskResponse(_message.Message):
     def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
 
 class GetTaskRequest(_message.Message):
-    __slots__ = ("user_id", "task_id")
+    __slots__ = ("user_id", "task_id", "view")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     task_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task_id: _Optional[str] = ...) -> None: ...
+    view: TaskView
+    def __init__(self, user_id: _Optional[str] = ..., task_id: _Optional[str] = ..., view: _Optional[_Union[TaskView, str]] = ...) -> None: ...
 
 class GetTaskResponse(_message.Message):
     __slots__ = ("task",)
@@ -93,14 +112,16 @@ class GetTaskResponse(_message.Message):
     def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ...) -> None: ...
 
 class ListTasksRequest(_message.Message):
-    __slots__ = ("user_id", "page_size", "page_token")
+    __slots__ = ("user_id", "page_size", "page_token", "view")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     page_size: int
     page_token: str
-    def __init__(self, user_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    view: TaskView
+    def __init__(self, user_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., view: _Optional[_Union[TaskView, str]] = ...) -> None: ...
 
 class ListTasksResponse(_message.Message):
     __slots__ = ("tasks", "next_page_token")
@@ -111,18 +132,20 @@ class ListTasksResponse(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class UpdateTaskRequest(_message.Message):
-    __slots__ = ("user_id", "task_id", "status", "result", "error")
+    __slots__ = ("user_id", "task_id", "status", "result", "error", "view")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     task_id: str
     status: TaskStatus
     result: _struct_pb2.Struct
     error: str
-    def __init__(self, user_id: _Optional[str] = ..., task_id: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...
+    view: TaskView
+    def __init__(self, user_id: _Optional[str] = ..., task_id: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[str] = ..., view: _Optional[_Union[TaskView, str]] = ...) -> None: ...
 
 class UpdateTaskResponse(_message.Message):
     __slots__ = ("task",)
@@ -131,14 +154,16 @@ class UpdateTaskResponse(_message.Message):
     def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ...) -> None: ...
 
 class SetIntakeRequest(_message.Message):
-    __slots__ = ("user_id", "task_id", "intake")
+    __slots__ = ("user_id", "task_id", "intake", "view")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     INTAKE_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     task_id: str
     intake: _struct_pb2.Struct
-    def __init__(self, user_id: _Optional[str] = ..., task_id: _Optional[str] = ..., intake: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    view: TaskView
+    def __init__(self, user_id: _Optional[str] = ..., task_id: _Optional[str] = ..., intake: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., view: _Optional[_Union[TaskView, str]] = ...) -> None: ...
 
 class SetIntakeResponse(_message.Message):
     __slots__ = ("task",)
@@ -147,16 +172,18 @@ class SetIntakeResponse(_message.Message):
     def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ...) -> None: ...
 
 class SetRoutineRequest(_message.Message):
-    __slots__ = ("user_id", "task_id", "routine", "intake")
+    __slots__ = ("user_id", "task_id", "routine", "intake", "view")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     ROUTINE_FIELD_NUMBER: _ClassVar[int]
     INTAKE_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     task_id: str
     routine: _struct_pb2.Struct
     intake: _struct_pb2.Struct
-    def __init__(self, user_id: _Optional[str] = ..., task_id: _Optional[str] = ..., routine: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., intake: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    view: TaskView
+    def __init__(self, user_id: _Optional[str] = ..., task_id: _Optional[str] = ..., routine: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., intake: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., view: _Optional[_Union[TaskView, str]] = ...) -> None: ...
 
 class SetRoutineResponse(_message.Message):
     __slots__ = ("task",)
@@ -177,12 +204,14 @@ class DeleteTaskResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class WatchTaskRequest(_message.Message):
-    __slots__ = ("user_id", "task_id")
+    __slots__ = ("user_id", "task_id", "view")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     task_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task_id: _Optional[str] = ...) -> None: ...
+    view: TaskView
+    def __init__(self, user_id: _Optional[str] = ..., task_id: _Optional[str] = ..., view: _Optional[_Union[TaskView, str]] = ...) -> None: ...
 
 class WatchTaskResponse(_message.Message):
     __slots__ = ("task", "progress")
