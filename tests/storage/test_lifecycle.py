@@ -342,6 +342,11 @@ async def test_text_postgresql_cannot_store_is_invalid_argument(stub, user, serv
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert info.metadata["field"] == "intake.allergies[0]"
+    # The six characters \u0000 are text like any other, not a NUL.
+    intake = struct_pb2.Struct()
+    intake.update({"skin_type": "dry", "allergies": ["\\u0000 is six characters"]})
+    stored = await stub.SetIntake(pb.SetIntakeRequest(task_id=task.id, intake=intake), metadata=md)
+    assert stored.task.intake == intake
     other = await create(stub, md)
     info = await rpc_error(
         stub.UpdateTask(
