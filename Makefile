@@ -7,7 +7,8 @@ PROTOS := $(shell find protos -name '*.proto')
 # Chromium or Chrome binary.
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint proto bench bench-storage bench-analyzer bench-gateway calibration-photos validate \
+.PHONY: run test lint proto bench bench-storage bench-analyzer bench-gateway bench-scaling \
+	calibration-photos validate \
 	reliability
 
 # uv, because mediapipe's metadata must be overridden (see dependency-overrides.txt).
@@ -69,3 +70,6 @@ bench-analyzer: $(VENV)/.installed
 
 bench-gateway: $(VENV)/.installed
 	$(PY) -m bench.gateway
+
+bench-scaling: $(VENV)/.installed
+	$(PY) -m bench.scaling

@@ -27,6 +27,13 @@ def test_goals_are_ratios_against_the_same_runs_baselines():
             ]
         },
         "uploads_32": {"end_to_end": {"peak_mib": {"gateway": 300.0, "analyzer": 900.0}}},
+        "scaling": {
+            "workers": [
+                {"workers": 1, "analyses_per_s": 5.0},
+                {"workers": 2, "analyses_per_s": 9.0},
+            ],
+            "sizes": [],
+        },
     }
     found = {(goal.figure, goal.baseline): goal for goal in goals(figures)}
     end = found["end-to-end tasks/s (4 users, 12 MP)", "analyzer alone over gRPC"]
@@ -38,3 +45,5 @@ def test_goals_are_ratios_against_the_same_runs_baselines():
     assert found["analysis, noisy 12 MP, ms", "Pillow full decode"].met is True
     assert found["gateway + analyzer peak MiB, 32 users", "goal 1536 MiB"].met is True
     assert not any("gateway GET" in figure for figure, _ in found)
+    workers = found["analyses/s, 2 worker processes (12 MP)", "1 worker process"]
+    assert workers.ratio == 1.8 and workers.met is None
