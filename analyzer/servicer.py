@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -28,6 +29,9 @@ STAGE_TO_PROTO = {
 }
 
 
+RESULT_ENCODINGS = frozenset(analyzer_pb2.ResultEncoding.values())
+
+
 class AnalyzerServicer(analyzer_pb2_grpc.AnalyzerServiceServicer):
     def __init__(self, pool: AnalysisPool) -> None:
         self._pool = pool
@@ -40,6 +44,9 @@ class AnalyzerServicer(analyzer_pb2_grpc.AnalyzerServiceServicer):
         real_age = request.real_age if request.HasField("real_age") else None
         if real_age is not None and not 0 <= real_age <= 130:
             raise InvalidArgument("real_age", "must be between 0 and 130 years")
+        encoding = request.result_encoding
+        if encoding not in RESULT_ENCODINGS:
+            raise InvalidArgument("result_encoding", "must be STRUCT or JSON")
         started = time.perf_counter()
         async for kind, payload in self._pool.run(request.image, real_age):
             if kind == "progress":
@@ -57,7 +64,11 @@ class AnalyzerServicer(analyzer_pb2_grpc.AnalyzerServiceServicer):
                     1e3 * (time.perf_counter() - started),
                     len(request.image),
                 )
-                yield analyzer_pb2.AnalyzeFaceResponse(result=to_struct(payload))
+                if encoding == analyzer_pb2.RESULT_ENCODING_JSON:
+                    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+                    yield analyzer_pb2.AnalyzeFaceResponse(result_json=text)
+                else:
+                    yield analyzer_pb2.AnalyzeFaceResponse(result=to_struct(payload))
 
     async def RecommendRoutine(
         self, request: analyzer_pb2.RecommendRoutineRequest, context: grpc.aio.ServicerContext

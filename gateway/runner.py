@@ -210,22 +210,30 @@ class TaskRunner:
     def _deadline(self, seconds: float) -> float:
         return asyncio.get_running_loop().time() + seconds
 
-    async def _analyze(self, task_id: str, user_id: str, image: bytes, real_age: int | None) -> Any:
-        """The analyzer's result, relaying its progress. A busy or unreachable analyzer is
-        retried with backoff until the analysis deadline, so an overload makes tasks wait
-        rather than fail."""
-        request = analyzer_pb2.AnalyzeFaceRequest(image=image)
+    async def _analyze(
+        self, task_id: str, user_id: str, image: bytes, real_age: int | None
+    ) -> dict[str, Any]:
+        """The analyzer's result as UpdateTask's field for it, relaying its progress. A busy or
+        unreachable analyzer is retried with backoff until the analysis deadline, so an
+        overload makes tasks wait rather than fail."""
+        # The result as JSON text: it goes to storage as it is, converted by neither side.
+        request = analyzer_pb2.AnalyzeFaceRequest(
+            image=image, result_encoding=analyzer_pb2.RESULT_ENCODING_JSON
+        )
         if real_age is not None:
             request.real_age = real_age
         relay = ProgressRelay(lambda progress: self._publish(task_id, user_id, progress))
 
-        async def attempt(left: float) -> Any:
+        async def attempt(left: float) -> dict[str, Any]:
             stream = self._backends.analyzer.AnalyzeFace(
                 request, metadata=self._metadata(), timeout=left
             )
             async for event in stream:
-                if event.HasField("result"):
-                    return event.result
+                kind = event.WhichOneof("event")
+                if kind == "result_json":
+                    return {"result_json": event.result_json}
+                if kind == "result":  # an analyzer from before RESULT_ENCODING_JSON
+                    return {"result": event.result}
                 relay.offer(event.progress)
             raise grpc.aio.AioRpcError(  # a stream that ends without a result
                 grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), "no result"
@@ -283,7 +291,7 @@ class TaskRunner:
             # long as the task's deadline allows.
             try:
                 await self._update(
-                    task_id, user_id, SUCCEEDED, self._deadline(write_budget), result=result
+                    task_id, user_id, SUCCEEDED, self._deadline(write_budget), **result
                 )
             except (GaveUp, grpc.aio.AioRpcError):
                 error = NOT_SAVED

@@ -69,6 +69,22 @@ def _json(field: str, message: Any) -> Jsonb:
     return Jsonb(value, dumps=lambda _value: text)
 
 
+def _json_text(field: str, text: str) -> Jsonb:
+    """JSON text a caller sent, stored as it is once it parses as an object PostgreSQL can
+    store (the parse is C; a Struct's conversion is the Python walk this field avoids)."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidArgument(field, f"must be JSON text: {exc}") from exc
+    if not isinstance(value, dict):
+        raise InvalidArgument(field, "must be a JSON object")
+    if "\\u0000" in text:
+        where = storable_text_problem(value)
+        if where is not None:
+            raise InvalidArgument(f"{field}.{where}", "must not contain a NUL character")
+    return Jsonb(value, dumps=lambda _value: text)
+
+
 def _task_id(value: str) -> str:
     task_id = parse_uuid(value)
     if task_id is None:
@@ -208,7 +224,10 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
         status = PROTO_TO_STATUS.get(request.status)
         if status is None:
             raise InvalidArgument("status", "must be QUEUED, RUNNING, SUCCEEDED or FAILED")
-        has_result, has_error = request.HasField("result"), request.HasField("error")
+        has_text = bool(request.result_json)
+        if has_text and request.HasField("result"):
+            raise InvalidArgument("result_json", "send the result once: as result or result_json")
+        has_result, has_error = has_text or request.HasField("result"), request.HasField("error")
         if (status == repository.SUCCEEDED) != has_result:
             raise InvalidArgument("result", "is required with SUCCEEDED and only allowed with it")
         if (status == repository.FAILED) != has_error:
@@ -219,7 +238,10 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
             raise InvalidArgument("error", "must not contain a NUL character")
         if len(request.error) > MAX_ERROR_CHARS:
             raise InvalidArgument("error", f"must be at most {MAX_ERROR_CHARS} characters")
-        result = _json("result", request.result) if has_result else None
+        if has_text:
+            result: Jsonb | None = _json_text("result_json", request.result_json)
+        else:
+            result = _json("result", request.result) if has_result else None
         error = request.error if has_error else None
         view = view_from_proto(request.view)
         session = acting.session(self._db)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import grpc
 import jsonschema
@@ -37,8 +38,10 @@ def face_jpeg() -> bytes:
     return photos.encode(photos.astronaut())
 
 
-async def collect(stub, image: bytes, real_age: int | None = 40) -> list[pb.AnalyzeFaceResponse]:
-    request = pb.AnalyzeFaceRequest(image=image)
+async def collect(
+    stub, image: bytes, real_age: int | None = 40, encoding: Any = pb.RESULT_ENCODING_UNSPECIFIED
+) -> list[pb.AnalyzeFaceResponse]:
+    request = pb.AnalyzeFaceRequest(image=image, result_encoding=encoding)
     if real_age is not None:
         request.real_age = real_age
     return [event async for event in stub.AnalyzeFace(request, timeout=60)]
@@ -66,6 +69,23 @@ async def test_same_bytes_same_result_across_workers(analyzer_stub, face_jpeg):
     a, b = (json_format.MessageToDict(events[-1].result) for events in (first, second))
     a.pop("timings_ms"), b.pop("timings_ms")
     assert a == b
+
+
+async def test_the_result_as_json_text_is_the_same_result(analyzer_stub, face_jpeg):
+    structs, text = await asyncio.gather(
+        collect(analyzer_stub, face_jpeg),
+        collect(analyzer_stub, face_jpeg, encoding=pb.RESULT_ENCODING_JSON),
+    )
+    assert text[-1].WhichOneof("event") == "result_json"
+    assert [e.WhichOneof("event") for e in text[:-1]] == ["progress"] * (len(text) - 1)
+    a = json_format.MessageToDict(structs[-1].result)
+    b = json.loads(text[-1].result_json)
+    a.pop("timings_ms"), b.pop("timings_ms")
+    assert a == b
+    info = await rpc_error(
+        collect(analyzer_stub, face_jpeg, encoding=7), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert info is not None and info.metadata["field"] == "result_encoding"
 
 
 async def test_refusal_is_invalid_argument_with_every_reason(analyzer_stub):

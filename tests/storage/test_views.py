@@ -4,6 +4,7 @@ not at all; the same task in every view."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import grpc
 from google.protobuf import struct_pb2
@@ -116,3 +117,28 @@ async def test_an_unknown_view_is_invalid(stub, user):
         stub.GetTask(pb.GetTaskRequest(task_id=task.id, view=99), metadata=user[1]),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
+
+
+async def test_a_result_sent_as_json_text_is_stored_as_it_is(stub, user, service_md):
+    user_id, md = user
+
+    async def succeed(**result: Any) -> pb.Task:
+        task = (await stub.CreateTask(pb.CreateTaskRequest(), metadata=md)).task
+        request = pb.UpdateTaskRequest(
+            user_id=user_id, task_id=task.id, status=pb.TASK_STATUS_SUCCEEDED, **result
+        )
+        return (await stub.UpdateTask(request, metadata=service_md)).task
+
+    stored = await succeed(result_json=json.dumps(RESULT))
+    assert from_struct(stored.result) == RESULT
+    for text, field in [
+        ("[1, 2]", "result_json"),  # not an object
+        ('{"a": ', "result_json"),  # not JSON
+        (json.dumps({"a": ["x\x00y"]}), "result_json.a[0]"),  # a NUL, named where
+    ]:
+        info = await rpc_error(succeed(result_json=text), grpc.StatusCode.INVALID_ARGUMENT)
+        assert info.metadata["field"] == field, text
+    info = await rpc_error(
+        succeed(result_json="{}", result=struct(RESULT)), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert info.metadata["field"] == "result_json"

@@ -16,6 +16,12 @@ class AnalysisStage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ANALYSIS_STAGE_REGIONS: _ClassVar[AnalysisStage]
     ANALYSIS_STAGE_METRICS: _ClassVar[AnalysisStage]
     ANALYSIS_STAGE_SCORES: _ClassVar[AnalysisStage]
+
+class ResultEncoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RESULT_ENCODING_UNSPECIFIED: _ClassVar[ResultEncoding]
+    RESULT_ENCODING_STRUCT: _ClassVar[ResultEncoding]
+    RESULT_ENCODING_JSON: _ClassVar[ResultEncoding]
 ANALYSIS_STAGE_UNSPECIFIED: AnalysisStage
 ANALYSIS_STAGE_DECODE: AnalysisStage
 ANALYSIS_STAGE_QUALITY: AnalysisStage
@@ -23,14 +29,19 @@ ANALYSIS_STAGE_LANDMARKS: AnalysisStage
 ANALYSIS_STAGE_REGIONS: AnalysisStage
 ANALYSIS_STAGE_METRICS: AnalysisStage
 ANALYSIS_STAGE_SCORES: AnalysisStage
+RESULT_ENCODING_UNSPECIFIED: ResultEncoding
+RESULT_ENCODING_STRUCT: ResultEncoding
+RESULT_ENCODING_JSON: ResultEncoding
 
 class AnalyzeFaceRequest(_message.Message):
-    __slots__ = ("image", "real_age")
+    __slots__ = ("image", "real_age", "result_encoding")
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     REAL_AGE_FIELD_NUMBER: _ClassVar[int]
+    RESULT_ENCODING_FIELD_NUMBER: _ClassVar[int]
     image: bytes
     real_age: int
-    def __init__(self, image: _Optional[bytes] = ..., real_age: _Optional[int] = ...) -> None: ...
+    result_encoding: ResultEncoding
+    def __init__(self, image: _Optional[bytes] = ..., real_age: _Optional[int] = ..., result_encoding: _Optional[_Union[ResultEncoding, str]] = ...) -> None: ...
 
 class AnalysisProgress(_message.Message):
     __slots__ = ("stage", "fraction", "message")
@@ -43,12 +54,14 @@ class AnalysisProgress(_message.Message):
     def __init__(self, stage: _Optional[_Union[AnalysisStage, str]] = ..., fraction: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
 
 class AnalyzeFaceResponse(_message.Message):
-    __slots__ = ("progress", "result")
+    __slots__ = ("progress", "result", "result_json")
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
+    RESULT_JSON_FIELD_NUMBER: _ClassVar[int]
     progress: AnalysisProgress
     result: _struct_pb2.Struct
-    def __init__(self, progress: _Optional[_Union[AnalysisProgress, _Mapping]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    result_json: str
+    def __init__(self, progress: _Optional[_Union[AnalysisProgress, _Mapping]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., result_json: _Optional[str] = ...) -> None: ...
 
 class RecommendRoutineRequest(_message.Message):
     __slots__ = ("analysis", "intake", "real_age")

@@ -26,17 +26,17 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dskin/storage/v1/storage.proto\x12\x0fskin.storage.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x03\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12+\n\x06status\x18\x03 \x01(\x0e\x32\x1b.skin.storage.v1.TaskStatus\x12\'\n\x06result\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\x05\x65rror\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08real_age\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12\'\n\x06intake\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x07routine\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bresult_json\x18\x0b \x01(\t\x12\x13\n\x0bintake_json\x18\x0c \x01(\t\x12\x14\n\x0croutine_json\x18\r \x01(\tB\x08\n\x06_errorB\x0b\n\t_real_age\"@\n\x0cTaskProgress\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x10\n\x08\x66raction\x18\x02 \x01(\x01\x12\x0f\n\x07message\x18\x03 \x01(\t\"~\n\x11\x43reateTaskRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x15\n\x08real_age\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x1b\n\x13request_fingerprint\x18\x04 \x01(\tB\x0b\n\t_real_age\"J\n\x12\x43reateTaskResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.Task\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"[\n\x0eGetTaskRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\'\n\x04view\x18\x03 \x01(\x0e\x32\x19.skin.storage.v1.TaskView\"6\n\x0fGetTaskResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.Task\"s\n\x10ListTasksRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\'\n\x04view\x18\x04 \x01(\x0e\x32\x19.skin.storage.v1.TaskView\"R\n\x11ListTasksResponse\x12$\n\x05tasks\x18\x01 \x03(\x0b\x32\x15.skin.storage.v1.Task\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xd2\x01\n\x11UpdateTaskRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12+\n\x06status\x18\x03 \x01(\x0e\x32\x1b.skin.storage.v1.TaskStatus\x12\'\n\x06result\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\x05\x65rror\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\'\n\x04view\x18\x06 \x01(\x0e\x32\x19.skin.storage.v1.TaskViewB\x08\n\x06_error\"9\n\x12UpdateTaskResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.Task\"\x86\x01\n\x10SetIntakeRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\'\n\x06intake\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x04view\x18\x04 \x01(\x0e\x32\x19.skin.storage.v1.TaskView\"8\n\x11SetIntakeResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.Task\"\xb1\x01\n\x11SetRoutineRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12(\n\x07routine\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x06intake\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x04view\x18\x05 \x01(\x0e\x32\x19.skin.storage.v1.TaskView\"9\n\x12SetRoutineResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.Task\"5\n\x11\x44\x65leteTaskRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\"\x14\n\x12\x44\x65leteTaskResponse\"]\n\x10WatchTaskRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\'\n\x04view\x18\x03 \x01(\x0e\x32\x19.skin.storage.v1.TaskView\"v\n\x11WatchTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.TaskH\x00\x12\x31\n\x08progress\x18\x02 \x01(\x0b\x32\x1d.skin.storage.v1.TaskProgressH\x00\x42\x07\n\x05\x65vent\"k\n\x16PublishProgressRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12/\n\x08progress\x18\x03 \x01(\x0b\x32\x1d.skin.storage.v1.TaskProgress\"\x19\n\x17PublishProgressResponse\"Y\n\x15\x45nqueueWebhookRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05\x65vent\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\t\"\x18\n\x16\x45nqueueWebhookResponse\"C\n\x14\x43laimWebhooksRequest\x12\x14\n\x0cmax_messages\x18\x01 \x01(\x05\x12\x15\n\rlease_seconds\x18\x02 \x01(\x05\"u\n\x0fWebhookDelivery\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"M\n\x15\x43laimWebhooksResponse\x12\x34\n\ndeliveries\x18\x01 \x03(\x0b\x32 .skin.storage.v1.WebhookDelivery\"i\n\x14\x46inishWebhookRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\tdelivered\x18\x02 \x01(\x08\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x1b\n\x13retry_after_seconds\x18\x04 \x01(\x01\"\x17\n\x15\x46inishWebhookResponse*\x8d\x01\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12TASK_STATUS_QUEUED\x10\x01\x12\x17\n\x13TASK_STATUS_RUNNING\x10\x02\x12\x19\n\x15TASK_STATUS_SUCCEEDED\x10\x03\x12\x16\n\x12TASK_STATUS_FAILED\x10\x04*b\n\x08TaskView\x12\x19\n\x15TASK_VIEW_UNSPECIFIED\x10\x00\x12\x13\n\x0fTASK_VIEW_BASIC\x10\x01\x12\x12\n\x0eTASK_VIEW_FULL\x10\x02\x12\x12\n\x0eTASK_VIEW_JSON\x10\x03\x32\xc3\x08\n\x10TaskStoreService\x12U\n\nCreateTask\x12\".skin.storage.v1.CreateTaskRequest\x1a#.skin.storage.v1.CreateTaskResponse\x12L\n\x07GetTask\x12\x1f.skin.storage.v1.GetTaskRequest\x1a .skin.storage.v1.GetTaskResponse\x12R\n\tListTasks\x12!.skin.storage.v1.ListTasksRequest\x1a\".skin.storage.v1.ListTasksResponse\x12U\n\nUpdateTask\x12\".skin.storage.v1.UpdateTaskRequest\x1a#.skin.storage.v1.UpdateTaskResponse\x12R\n\tSetIntake\x12!.skin.storage.v1.SetIntakeRequest\x1a\".skin.storage.v1.SetIntakeResponse\x12U\n\nSetRoutine\x12\".skin.storage.v1.SetRoutineRequest\x1a#.skin.storage.v1.SetRoutineResponse\x12U\n\nDeleteTask\x12\".skin.storage.v1.DeleteTaskRequest\x1a#.skin.storage.v1.DeleteTaskResponse\x12T\n\tWatchTask\x12!.skin.storage.v1.WatchTaskRequest\x1a\".skin.storage.v1.WatchTaskResponse0\x01\x12\x64\n\x0fPublishProgress\x12\'.skin.storage.v1.PublishProgressRequest\x1a(.skin.storage.v1.PublishProgressResponse\x12\x61\n\x0e\x45nqueueWebhook\x12&.skin.storage.v1.EnqueueWebhookRequest\x1a\'.skin.storage.v1.EnqueueWebhookResponse\x12^\n\rClaimWebhooks\x12%.skin.storage.v1.ClaimWebhooksRequest\x1a&.skin.storage.v1.ClaimWebhooksResponse\x12^\n\rFinishWebhook\x12%.skin.storage.v1.FinishWebhookRequest\x1a&.skin.storage.v1.FinishWebhookResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dskin/storage/v1/storage.proto\x12\x0fskin.storage.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x03\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12+\n\x06status\x18\x03 \x01(\x0e\x32\x1b.skin.storage.v1.TaskStatus\x12\'\n\x06result\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\x05\x65rror\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08real_age\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12\'\n\x06intake\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x07routine\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bresult_json\x18\x0b \x01(\t\x12\x13\n\x0bintake_json\x18\x0c \x01(\t\x12\x14\n\x0croutine_json\x18\r \x01(\tB\x08\n\x06_errorB\x0b\n\t_real_age\"@\n\x0cTaskProgress\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x10\n\x08\x66raction\x18\x02 \x01(\x01\x12\x0f\n\x07message\x18\x03 \x01(\t\"~\n\x11\x43reateTaskRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x15\n\x08real_age\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x1b\n\x13request_fingerprint\x18\x04 \x01(\tB\x0b\n\t_real_age\"J\n\x12\x43reateTaskResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.Task\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"[\n\x0eGetTaskRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\'\n\x04view\x18\x03 \x01(\x0e\x32\x19.skin.storage.v1.TaskView\"6\n\x0fGetTaskResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.Task\"s\n\x10ListTasksRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\'\n\x04view\x18\x04 \x01(\x0e\x32\x19.skin.storage.v1.TaskView\"R\n\x11ListTasksResponse\x12$\n\x05tasks\x18\x01 \x03(\x0b\x32\x15.skin.storage.v1.Task\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xe7\x01\n\x11UpdateTaskRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12+\n\x06status\x18\x03 \x01(\x0e\x32\x1b.skin.storage.v1.TaskStatus\x12\'\n\x06result\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\x05\x65rror\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\'\n\x04view\x18\x06 \x01(\x0e\x32\x19.skin.storage.v1.TaskView\x12\x13\n\x0bresult_json\x18\x07 \x01(\tB\x08\n\x06_error\"9\n\x12UpdateTaskResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.Task\"\x86\x01\n\x10SetIntakeRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\'\n\x06intake\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x04view\x18\x04 \x01(\x0e\x32\x19.skin.storage.v1.TaskView\"8\n\x11SetIntakeResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.Task\"\xb1\x01\n\x11SetRoutineRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12(\n\x07routine\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x06intake\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x04view\x18\x05 \x01(\x0e\x32\x19.skin.storage.v1.TaskView\"9\n\x12SetRoutineResponse\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.Task\"5\n\x11\x44\x65leteTaskRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\"\x14\n\x12\x44\x65leteTaskResponse\"]\n\x10WatchTaskRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\'\n\x04view\x18\x03 \x01(\x0e\x32\x19.skin.storage.v1.TaskView\"v\n\x11WatchTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x15.skin.storage.v1.TaskH\x00\x12\x31\n\x08progress\x18\x02 \x01(\x0b\x32\x1d.skin.storage.v1.TaskProgressH\x00\x42\x07\n\x05\x65vent\"k\n\x16PublishProgressRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12/\n\x08progress\x18\x03 \x01(\x0b\x32\x1d.skin.storage.v1.TaskProgress\"\x19\n\x17PublishProgressResponse\"Y\n\x15\x45nqueueWebhookRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05\x65vent\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\t\"\x18\n\x16\x45nqueueWebhookResponse\"C\n\x14\x43laimWebhooksRequest\x12\x14\n\x0cmax_messages\x18\x01 \x01(\x05\x12\x15\n\rlease_seconds\x18\x02 \x01(\x05\"u\n\x0fWebhookDelivery\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"M\n\x15\x43laimWebhooksResponse\x12\x34\n\ndeliveries\x18\x01 \x03(\x0b\x32 .skin.storage.v1.WebhookDelivery\"i\n\x14\x46inishWebhookRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\tdelivered\x18\x02 \x01(\x08\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x1b\n\x13retry_after_seconds\x18\x04 \x01(\x01\"\x17\n\x15\x46inishWebhookResponse*\x8d\x01\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12TASK_STATUS_QUEUED\x10\x01\x12\x17\n\x13TASK_STATUS_RUNNING\x10\x02\x12\x19\n\x15TASK_STATUS_SUCCEEDED\x10\x03\x12\x16\n\x12TASK_STATUS_FAILED\x10\x04*b\n\x08TaskView\x12\x19\n\x15TASK_VIEW_UNSPECIFIED\x10\x00\x12\x13\n\x0fTASK_VIEW_BASIC\x10\x01\x12\x12\n\x0eTASK_VIEW_FULL\x10\x02\x12\x12\n\x0eTASK_VIEW_JSON\x10\x03\x32\xc3\x08\n\x10TaskStoreService\x12U\n\nCreateTask\x12\".skin.storage.v1.CreateTaskRequest\x1a#.skin.storage.v1.CreateTaskResponse\x12L\n\x07GetTask\x12\x1f.skin.storage.v1.GetTaskRequest\x1a .skin.storage.v1.GetTaskResponse\x12R\n\tListTasks\x12!.skin.storage.v1.ListTasksRequest\x1a\".skin.storage.v1.ListTasksResponse\x12U\n\nUpdateTask\x12\".skin.storage.v1.UpdateTaskRequest\x1a#.skin.storage.v1.UpdateTaskResponse\x12R\n\tSetIntake\x12!.skin.storage.v1.SetIntakeRequest\x1a\".skin.storage.v1.SetIntakeResponse\x12U\n\nSetRoutine\x12\".skin.storage.v1.SetRoutineRequest\x1a#.skin.storage.v1.SetRoutineResponse\x12U\n\nDeleteTask\x12\".skin.storage.v1.DeleteTaskRequest\x1a#.skin.storage.v1.DeleteTaskResponse\x12T\n\tWatchTask\x12!.skin.storage.v1.WatchTaskRequest\x1a\".skin.storage.v1.WatchTaskResponse0\x01\x12\x64\n\x0fPublishProgress\x12\'.skin.storage.v1.PublishProgressRequest\x1a(.skin.storage.v1.PublishProgressResponse\x12\x61\n\x0e\x45nqueueWebhook\x12&.skin.storage.v1.EnqueueWebhookRequest\x1a\'.skin.storage.v1.EnqueueWebhookResponse\x12^\n\rClaimWebhooks\x12%.skin.storage.v1.ClaimWebhooksRequest\x1a&.skin.storage.v1.ClaimWebhooksResponse\x12^\n\rFinishWebhook\x12%.skin.storage.v1.FinishWebhookRequest\x1a&.skin.storage.v1.FinishWebhookResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'skin.storage.v1.storage_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TASKSTATUS']._serialized_start=2819
-  _globals['_TASKSTATUS']._serialized_end=2960
-  _globals['_TASKVIEW']._serialized_start=2962
-  _globals['_TASKVIEW']._serialized_end=3060
+  _globals['_TASKSTATUS']._serialized_start=2840
+  _globals['_TASKSTATUS']._serialized_end=2981
+  _globals['_TASKVIEW']._serialized_start=2983
+  _globals['_TASKVIEW']._serialized_end=3081
   _globals['_TASK']._serialized_start=114
   _globals['_TASK']._serialized_end=546
   _globals['_TASKPROGRESS']._serialized_start=548
@@ -54,43 +54,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTTASKSRESPONSE']._serialized_start=1084
   _globals['_LISTTASKSRESPONSE']._serialized_end=1166
   _globals['_UPDATETASKREQUEST']._serialized_start=1169
-  _globals['_UPDATETASKREQUEST']._serialized_end=1379
-  _globals['_UPDATETASKRESPONSE']._serialized_start=1381
-  _globals['_UPDATETASKRESPONSE']._serialized_end=1438
-  _globals['_SETINTAKEREQUEST']._serialized_start=1441
-  _globals['_SETINTAKEREQUEST']._serialized_end=1575
-  _globals['_SETINTAKERESPONSE']._serialized_start=1577
-  _globals['_SETINTAKERESPONSE']._serialized_end=1633
-  _globals['_SETROUTINEREQUEST']._serialized_start=1636
-  _globals['_SETROUTINEREQUEST']._serialized_end=1813
-  _globals['_SETROUTINERESPONSE']._serialized_start=1815
-  _globals['_SETROUTINERESPONSE']._serialized_end=1872
-  _globals['_DELETETASKREQUEST']._serialized_start=1874
-  _globals['_DELETETASKREQUEST']._serialized_end=1927
-  _globals['_DELETETASKRESPONSE']._serialized_start=1929
-  _globals['_DELETETASKRESPONSE']._serialized_end=1949
-  _globals['_WATCHTASKREQUEST']._serialized_start=1951
-  _globals['_WATCHTASKREQUEST']._serialized_end=2044
-  _globals['_WATCHTASKRESPONSE']._serialized_start=2046
-  _globals['_WATCHTASKRESPONSE']._serialized_end=2164
-  _globals['_PUBLISHPROGRESSREQUEST']._serialized_start=2166
-  _globals['_PUBLISHPROGRESSREQUEST']._serialized_end=2273
-  _globals['_PUBLISHPROGRESSRESPONSE']._serialized_start=2275
-  _globals['_PUBLISHPROGRESSRESPONSE']._serialized_end=2300
-  _globals['_ENQUEUEWEBHOOKREQUEST']._serialized_start=2302
-  _globals['_ENQUEUEWEBHOOKREQUEST']._serialized_end=2391
-  _globals['_ENQUEUEWEBHOOKRESPONSE']._serialized_start=2393
-  _globals['_ENQUEUEWEBHOOKRESPONSE']._serialized_end=2417
-  _globals['_CLAIMWEBHOOKSREQUEST']._serialized_start=2419
-  _globals['_CLAIMWEBHOOKSREQUEST']._serialized_end=2486
-  _globals['_WEBHOOKDELIVERY']._serialized_start=2488
-  _globals['_WEBHOOKDELIVERY']._serialized_end=2605
-  _globals['_CLAIMWEBHOOKSRESPONSE']._serialized_start=2607
-  _globals['_CLAIMWEBHOOKSRESPONSE']._serialized_end=2684
-  _globals['_FINISHWEBHOOKREQUEST']._serialized_start=2686
-  _globals['_FINISHWEBHOOKREQUEST']._serialized_end=2791
-  _globals['_FINISHWEBHOOKRESPONSE']._serialized_start=2793
-  _globals['_FINISHWEBHOOKRESPONSE']._serialized_end=2816
-  _globals['_TASKSTORESERVICE']._serialized_start=3063
-  _globals['_TASKSTORESERVICE']._serialized_end=4154
+  _globals['_UPDATETASKREQUEST']._serialized_end=1400
+  _globals['_UPDATETASKRESPONSE']._serialized_start=1402
+  _globals['_UPDATETASKRESPONSE']._serialized_end=1459
+  _globals['_SETINTAKEREQUEST']._serialized_start=1462
+  _globals['_SETINTAKEREQUEST']._serialized_end=1596
+  _globals['_SETINTAKERESPONSE']._serialized_start=1598
+  _globals['_SETINTAKERESPONSE']._serialized_end=1654
+  _globals['_SETROUTINEREQUEST']._serialized_start=1657
+  _globals['_SETROUTINEREQUEST']._serialized_end=1834
+  _globals['_SETROUTINERESPONSE']._serialized_start=1836
+  _globals['_SETROUTINERESPONSE']._serialized_end=1893
+  _globals['_DELETETASKREQUEST']._serialized_start=1895
+  _globals['_DELETETASKREQUEST']._serialized_end=1948
+  _globals['_DELETETASKRESPONSE']._serialized_start=1950
+  _globals['_DELETETASKRESPONSE']._serialized_end=1970
+  _globals['_WATCHTASKREQUEST']._serialized_start=1972
+  _globals['_WATCHTASKREQUEST']._serialized_end=2065
+  _globals['_WATCHTASKRESPONSE']._serialized_start=2067
+  _globals['_WATCHTASKRESPONSE']._serialized_end=2185
+  _globals['_PUBLISHPROGRESSREQUEST']._serialized_start=2187
+  _globals['_PUBLISHPROGRESSREQUEST']._serialized_end=2294
+  _globals['_PUBLISHPROGRESSRESPONSE']._serialized_start=2296
+  _globals['_PUBLISHPROGRESSRESPONSE']._serialized_end=2321
+  _globals['_ENQUEUEWEBHOOKREQUEST']._serialized_start=2323
+  _globals['_ENQUEUEWEBHOOKREQUEST']._serialized_end=2412
+  _globals['_ENQUEUEWEBHOOKRESPONSE']._serialized_start=2414
+  _globals['_ENQUEUEWEBHOOKRESPONSE']._serialized_end=2438
+  _globals['_CLAIMWEBHOOKSREQUEST']._serialized_start=2440
+  _globals['_CLAIMWEBHOOKSREQUEST']._serialized_end=2507
+  _globals['_WEBHOOKDELIVERY']._serialized_start=2509
+  _globals['_WEBHOOKDELIVERY']._serialized_end=2626
+  _globals['_CLAIMWEBHOOKSRESPONSE']._serialized_start=2628
+  _globals['_CLAIMWEBHOOKSRESPONSE']._serialized_end=2705
+  _globals['_FINISHWEBHOOKREQUEST']._serialized_start=2707
+  _globals['_FINISHWEBHOOKREQUEST']._serialized_end=2812
+  _globals['_FINISHWEBHOOKRESPONSE']._serialized_start=2814
+  _globals['_FINISHWEBHOOKRESPONSE']._serialized_end=2837
+  _globals['_TASKSTORESERVICE']._serialized_start=3084
+  _globals['_TASKSTORESERVICE']._serialized_end=4175
 # @@protoc_insertion_point(module_scope)

@@ -132,20 +132,22 @@ class ListTasksResponse(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class UpdateTaskRequest(_message.Message):
-    __slots__ = ("user_id", "task_id", "status", "result", "error", "view")
+    __slots__ = ("user_id", "task_id", "status", "result", "error", "view", "result_json")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     VIEW_FIELD_NUMBER: _ClassVar[int]
+    RESULT_JSON_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     task_id: str
     status: TaskStatus
     result: _struct_pb2.Struct
     error: str
     view: TaskView
-    def __init__(self, user_id: _Optional[str] = ..., task_id: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[str] = ..., view: _Optional[_Union[TaskView, str]] = ...) -> None: ...
+    result_json: str
+    def __init__(self, user_id: _Optional[str] = ..., task_id: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[str] = ..., view: _Optional[_Union[TaskView, str]] = ..., result_json: _Optional[str] = ...) -> None: ...
 
 class UpdateTaskResponse(_message.Message):
     __slots__ = ("task",)
