@@ -73,19 +73,42 @@ class AnalyzerServicer(analyzer_pb2_grpc.AnalyzerServiceServicer):
     async def RecommendRoutine(
         self, request: analyzer_pb2.RecommendRoutineRequest, context: grpc.aio.ServicerContext
     ) -> analyzer_pb2.RecommendRoutineResponse:
-        if not request.HasField("analysis"):
-            raise InvalidArgument("analysis", "is required: the AnalyzeFace result")
-        if not request.HasField("intake"):
-            raise InvalidArgument("intake", "is required: the intake form")
+        analysis = _document(request, "analysis", "is required: the AnalyzeFace result")
+        raw_intake = _document(request, "intake", "is required: the intake form")
         real_age = request.real_age if request.HasField("real_age") else None
         if real_age is not None and not 0 <= real_age <= 130:
             raise InvalidArgument("real_age", "must be between 0 and 130 years")
-        analysis = from_struct(request.analysis)
+        if request.routine_encoding not in RESULT_ENCODINGS:
+            raise InvalidArgument("routine_encoding", "must be STRUCT or JSON")
         if not isinstance(analysis.get("concerns"), dict):
             raise InvalidArgument("analysis.concerns", "is required: the analysis' concern scores")
-        intake = parse_intake(from_struct(request.intake))
-        routine = recommend(analysis, intake, real_age).model_dump(mode="json")
-        return analyzer_pb2.RecommendRoutineResponse(routine=to_struct(routine))
+        intake = parse_intake(raw_intake)
+        routine = recommend(analysis, intake, real_age)
+        if request.routine_encoding == analyzer_pb2.RESULT_ENCODING_JSON:
+            return analyzer_pb2.RecommendRoutineResponse(routine_json=routine.model_dump_json())
+        return analyzer_pb2.RecommendRoutineResponse(
+            routine=to_struct(routine.model_dump(mode="json"))
+        )
+
+
+def _document(
+    request: analyzer_pb2.RecommendRoutineRequest, field: str, missing: str
+) -> dict[str, Any]:
+    """A JSON object sent as a Struct or, in `<field>_json`, as text (not both)."""
+    text = getattr(request, f"{field}_json")
+    if text and request.HasField(field):
+        raise InvalidArgument(f"{field}_json", f"send {field} once: as a Struct or as JSON text")
+    if text:
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise InvalidArgument(f"{field}_json", f"must be JSON text: {exc}") from exc
+        if not isinstance(value, dict):
+            raise InvalidArgument(f"{field}_json", "must be a JSON object")
+        return value
+    if not request.HasField(field):
+        raise InvalidArgument(field, missing)
+    return from_struct(getattr(request, field))
 
 
 def parse_intake(raw: dict[str, Any]) -> Intake:

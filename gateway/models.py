@@ -97,22 +97,35 @@ def _timestamp(value: timestamp_pb2.Timestamp) -> bytes:
 _ROUTINE: TypeAdapter[Routine | dict[str, Any]] = TypeAdapter(Routine | dict[str, Any])
 
 
+def _document(task: storage_pb2.Task, field: str) -> bytes:
+    """A document's JSON: the text as storage sent it, or, from a storage that answered with a
+    Struct (one from before TASK_VIEW_JSON, during a rolling update), converted."""
+    text = getattr(task, f"{field}_json")
+    if text:
+        return str(text).encode()
+    if task.HasField(field):
+        return json.dumps(from_struct(getattr(task, field)), ensure_ascii=False).encode()
+    return b"null"
+
+
 def task_view_json(task: storage_pb2.Task) -> bytes:
     """TaskView's JSON for a task read as TASK_VIEW_JSON, the result and intake spliced in as
     the table's text. They are the bulk of a reply and the gateway only passes them on, so it
     parses neither (a Struct walk and a model dump cost more than the rest of a GET).
     tests/gateway/test_task_json.py holds it equal to TaskView.from_proto's dump."""
-    routine = task.routine_json
-    routine_json = _ROUTINE.dump_json(_ROUTINE.validate_json(routine)) if routine else b"null"
+    routine = _document(task, "routine")
+    routine_json = (
+        _ROUTINE.dump_json(_ROUTINE.validate_json(routine)) if routine != b"null" else routine
+    )
     status = STATUS_NAMES.get(task.status, "queued")
     return b"".join(
         (
             b'{"task_id":', _string(task.id),
             b',"status":', _string(status),
-            b',"result":', task.result_json.encode() or b"null",
+            b',"result":', _document(task, "result"),
             b',"error":', _string(task.error) if task.HasField("error") else b"null",
             b',"real_age":', str(task.real_age).encode() if task.HasField("real_age") else b"null",
-            b',"intake":', task.intake_json.encode() or b"null",
+            b',"intake":', _document(task, "intake"),
             b',"routine":', routine_json,
             b',"created_at":', _timestamp(task.create_time),
             b',"updated_at":', _timestamp(task.update_time),

@@ -85,6 +85,17 @@ def _json_text(field: str, text: str) -> Jsonb:
     return Jsonb(value, dumps=lambda _value: text)
 
 
+def _document(request: Any, field: str) -> Jsonb | None:
+    """A document sent as a Struct or, in `<field>_json`, as JSON text (not both); None when
+    neither is there."""
+    text = getattr(request, f"{field}_json")
+    if text and request.HasField(field):
+        raise InvalidArgument(f"{field}_json", f"send {field} once: as a Struct or as JSON text")
+    if text:
+        return _json_text(f"{field}_json", text)
+    return _json(field, getattr(request, field)) if request.HasField(field) else None
+
+
 def _task_id(value: str) -> str:
     task_id = parse_uuid(value)
     if task_id is None:
@@ -224,10 +235,8 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
         status = PROTO_TO_STATUS.get(request.status)
         if status is None:
             raise InvalidArgument("status", "must be QUEUED, RUNNING, SUCCEEDED or FAILED")
-        has_text = bool(request.result_json)
-        if has_text and request.HasField("result"):
-            raise InvalidArgument("result_json", "send the result once: as result or result_json")
-        has_result, has_error = has_text or request.HasField("result"), request.HasField("error")
+        result = _document(request, "result")
+        has_result, has_error = result is not None, request.HasField("error")
         if (status == repository.SUCCEEDED) != has_result:
             raise InvalidArgument("result", "is required with SUCCEEDED and only allowed with it")
         if (status == repository.FAILED) != has_error:
@@ -238,10 +247,6 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
             raise InvalidArgument("error", "must not contain a NUL character")
         if len(request.error) > MAX_ERROR_CHARS:
             raise InvalidArgument("error", f"must be at most {MAX_ERROR_CHARS} characters")
-        if has_text:
-            result: Jsonb | None = _json_text("result_json", request.result_json)
-        else:
-            result = _json("result", request.result) if has_result else None
         error = request.error if has_error else None
         view = view_from_proto(request.view)
         session = acting.session(self._db)
@@ -290,11 +295,13 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
     async def SetRoutine(
         self, request: storage_pb2.SetRoutineRequest, context: grpc.aio.ServicerContext
     ) -> storage_pb2.SetRoutineResponse:
-        if not request.HasField("routine"):
+        routine = _document(request, "routine")
+        if routine is None:
             raise InvalidArgument("routine", "is required")
-        values = {"routine_json": _json("routine", request.routine)}
-        if request.HasField("intake"):  # stored with it, in the same statement
-            values["intake"] = _json("intake", request.intake)
+        values = {"routine_json": routine}
+        intake = _document(request, "intake")
+        if intake is not None:  # stored with it, in the same statement
+            values["intake"] = intake
         task = await self._set_after_success(
             request.user_id, request.task_id, values, request.view, service_only=True
         )

@@ -239,6 +239,27 @@ async def test_recommend_routine_from_a_real_analysis(analyzer_stub, face_jpeg):
     jsonschema.validate(routine, ROUTINE_SCHEMA)
     assert routine["am"][-1]["kind"] == "sunscreen"
     assert routine["minutes"]["busiest_day"] <= 9
+    # The same documents as JSON text, the routine asked back as JSON text: the same routine.
+    as_text = await analyzer_stub.RecommendRoutine(
+        pb.RecommendRoutineRequest(
+            analysis_json=json_format.MessageToJson(analysis),
+            intake_json=json_format.MessageToJson(intake),
+            routine_encoding=pb.RESULT_ENCODING_JSON,
+            real_age=40,
+        ),
+        timeout=10,
+    )
+    assert not as_text.HasField("routine") and json.loads(as_text.routine_json) == routine
+    for request, field in [
+        (pb.RecommendRoutineRequest(analysis_json="[]", intake=intake), "analysis_json"),
+        (pb.RecommendRoutineRequest(analysis=analysis, intake_json="{"), "intake_json"),
+        (pb.RecommendRoutineRequest(analysis=analysis, analysis_json="{}", intake=intake),
+         "analysis_json"),
+    ]:  # fmt: skip
+        info = await rpc_error(
+            analyzer_stub.RecommendRoutine(request, timeout=10), grpc.StatusCode.INVALID_ARGUMENT
+        )
+        assert info is not None and info.metadata["field"] == field
 
 
 async def test_recommend_routine_names_every_bad_intake_field(analyzer_stub):

@@ -142,3 +142,39 @@ async def test_a_result_sent_as_json_text_is_stored_as_it_is(stub, user, service
         succeed(result_json="{}", result=struct(RESULT)), grpc.StatusCode.INVALID_ARGUMENT
     )
     assert info.metadata["field"] == "result_json"
+
+
+async def test_a_routine_and_intake_sent_as_json_text(stub, user, service_md):
+    user_id, md = user
+    task = (await stub.CreateTask(pb.CreateTaskRequest(), metadata=md)).task
+    await stub.UpdateTask(
+        pb.UpdateTaskRequest(
+            user_id=user_id, task_id=task.id, status=pb.TASK_STATUS_SUCCEEDED,
+            result_json=json.dumps(RESULT),
+        ),
+        metadata=service_md,
+    )  # fmt: skip
+    stored = await stub.SetRoutine(
+        pb.SetRoutineRequest(
+            user_id=user_id, task_id=task.id, routine_json=json.dumps(ROUTINE),
+            intake_json=json.dumps(INTAKE), view=pb.TASK_VIEW_JSON,
+        ),
+        metadata=service_md,
+    )  # fmt: skip
+    assert documents_as_text(stored.task) == {
+        "result": RESULT,
+        "intake": INTAKE,
+        "routine": ROUTINE,
+    }
+    both = pb.SetRoutineRequest(
+        user_id=user_id, task_id=task.id, routine_json="{}", routine=struct(ROUTINE)
+    )
+    info = await rpc_error(
+        stub.SetRoutine(both, metadata=service_md), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert info.metadata["field"] == "routine_json"
+    neither = pb.SetRoutineRequest(user_id=user_id, task_id=task.id, intake_json="{}")
+    info = await rpc_error(
+        stub.SetRoutine(neither, metadata=service_md), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert info.metadata["field"] == "routine"

@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fskin/analyzer/v1/analyzer.proto\x12\x10skin.analyzer.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x82\x01\n\x12\x41nalyzeFaceRequest\x12\r\n\x05image\x18\x01 \x01(\x0c\x12\x15\n\x08real_age\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x39\n\x0fresult_encoding\x18\x03 \x01(\x0e\x32 .skin.analyzer.v1.ResultEncodingB\x0b\n\t_real_age\"e\n\x10\x41nalysisProgress\x12.\n\x05stage\x18\x01 \x01(\x0e\x32\x1f.skin.analyzer.v1.AnalysisStage\x12\x10\n\x08\x66raction\x18\x02 \x01(\x01\x12\x0f\n\x07message\x18\x03 \x01(\t\"\x98\x01\n\x13\x41nalyzeFaceResponse\x12\x36\n\x08progress\x18\x01 \x01(\x0b\x32\".skin.analyzer.v1.AnalysisProgressH\x00\x12)\n\x06result\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructH\x00\x12\x15\n\x0bresult_json\x18\x03 \x01(\tH\x00\x42\x07\n\x05\x65vent\"\x91\x01\n\x17RecommendRoutineRequest\x12)\n\x08\x61nalysis\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x06intake\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\x08real_age\x18\x03 \x01(\x05H\x00\x88\x01\x01\x42\x0b\n\t_real_age\"D\n\x18RecommendRoutineResponse\x12(\n\x07routine\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct*\xd7\x01\n\rAnalysisStage\x12\x1e\n\x1a\x41NALYSIS_STAGE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41NALYSIS_STAGE_DECODE\x10\x01\x12\x1a\n\x16\x41NALYSIS_STAGE_QUALITY\x10\x02\x12\x1c\n\x18\x41NALYSIS_STAGE_LANDMARKS\x10\x03\x12\x1a\n\x16\x41NALYSIS_STAGE_REGIONS\x10\x04\x12\x1a\n\x16\x41NALYSIS_STAGE_METRICS\x10\x05\x12\x19\n\x15\x41NALYSIS_STAGE_SCORES\x10\x06*g\n\x0eResultEncoding\x12\x1f\n\x1bRESULT_ENCODING_UNSPECIFIED\x10\x00\x12\x1a\n\x16RESULT_ENCODING_STRUCT\x10\x01\x12\x18\n\x14RESULT_ENCODING_JSON\x10\x02\x32\xda\x01\n\x0f\x41nalyzerService\x12\\\n\x0b\x41nalyzeFace\x12$.skin.analyzer.v1.AnalyzeFaceRequest\x1a%.skin.analyzer.v1.AnalyzeFaceResponse0\x01\x12i\n\x10RecommendRoutine\x12).skin.analyzer.v1.RecommendRoutineRequest\x1a*.skin.analyzer.v1.RecommendRoutineResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fskin/analyzer/v1/analyzer.proto\x12\x10skin.analyzer.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x82\x01\n\x12\x41nalyzeFaceRequest\x12\r\n\x05image\x18\x01 \x01(\x0c\x12\x15\n\x08real_age\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x39\n\x0fresult_encoding\x18\x03 \x01(\x0e\x32 .skin.analyzer.v1.ResultEncodingB\x0b\n\t_real_age\"e\n\x10\x41nalysisProgress\x12.\n\x05stage\x18\x01 \x01(\x0e\x32\x1f.skin.analyzer.v1.AnalysisStage\x12\x10\n\x08\x66raction\x18\x02 \x01(\x01\x12\x0f\n\x07message\x18\x03 \x01(\t\"\x98\x01\n\x13\x41nalyzeFaceResponse\x12\x36\n\x08progress\x18\x01 \x01(\x0b\x32\".skin.analyzer.v1.AnalysisProgressH\x00\x12)\n\x06result\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructH\x00\x12\x15\n\x0bresult_json\x18\x03 \x01(\tH\x00\x42\x07\n\x05\x65vent\"\xf9\x01\n\x17RecommendRoutineRequest\x12)\n\x08\x61nalysis\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x06intake\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\x08real_age\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x15\n\ranalysis_json\x18\x04 \x01(\t\x12\x13\n\x0bintake_json\x18\x05 \x01(\t\x12:\n\x10routine_encoding\x18\x06 \x01(\x0e\x32 .skin.analyzer.v1.ResultEncodingB\x0b\n\t_real_age\"Z\n\x18RecommendRoutineResponse\x12(\n\x07routine\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x14\n\x0croutine_json\x18\x02 \x01(\t*\xd7\x01\n\rAnalysisStage\x12\x1e\n\x1a\x41NALYSIS_STAGE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41NALYSIS_STAGE_DECODE\x10\x01\x12\x1a\n\x16\x41NALYSIS_STAGE_QUALITY\x10\x02\x12\x1c\n\x18\x41NALYSIS_STAGE_LANDMARKS\x10\x03\x12\x1a\n\x16\x41NALYSIS_STAGE_REGIONS\x10\x04\x12\x1a\n\x16\x41NALYSIS_STAGE_METRICS\x10\x05\x12\x19\n\x15\x41NALYSIS_STAGE_SCORES\x10\x06*g\n\x0eResultEncoding\x12\x1f\n\x1bRESULT_ENCODING_UNSPECIFIED\x10\x00\x12\x1a\n\x16RESULT_ENCODING_STRUCT\x10\x01\x12\x18\n\x14RESULT_ENCODING_JSON\x10\x02\x32\xda\x01\n\x0f\x41nalyzerService\x12\\\n\x0b\x41nalyzeFace\x12$.skin.analyzer.v1.AnalyzeFaceRequest\x1a%.skin.analyzer.v1.AnalyzeFaceResponse0\x01\x12i\n\x10RecommendRoutine\x12).skin.analyzer.v1.RecommendRoutineRequest\x1a*.skin.analyzer.v1.RecommendRoutineResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'skin.analyzer.v1.analyzer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ANALYSISSTAGE']._serialized_start=693
-  _globals['_ANALYSISSTAGE']._serialized_end=908
-  _globals['_RESULTENCODING']._serialized_start=910
-  _globals['_RESULTENCODING']._serialized_end=1013
+  _globals['_ANALYSISSTAGE']._serialized_start=819
+  _globals['_ANALYSISSTAGE']._serialized_end=1034
+  _globals['_RESULTENCODING']._serialized_start=1036
+  _globals['_RESULTENCODING']._serialized_end=1139
   _globals['_ANALYZEFACEREQUEST']._serialized_start=84
   _globals['_ANALYZEFACEREQUEST']._serialized_end=214
   _globals['_ANALYSISPROGRESS']._serialized_start=216
@@ -43,9 +43,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ANALYZEFACERESPONSE']._serialized_start=320
   _globals['_ANALYZEFACERESPONSE']._serialized_end=472
   _globals['_RECOMMENDROUTINEREQUEST']._serialized_start=475
-  _globals['_RECOMMENDROUTINEREQUEST']._serialized_end=620
-  _globals['_RECOMMENDROUTINERESPONSE']._serialized_start=622
-  _globals['_RECOMMENDROUTINERESPONSE']._serialized_end=690
-  _globals['_ANALYZERSERVICE']._serialized_start=1016
-  _globals['_ANALYZERSERVICE']._serialized_end=1234
+  _globals['_RECOMMENDROUTINEREQUEST']._serialized_end=724
+  _globals['_RECOMMENDROUTINERESPONSE']._serialized_start=726
+  _globals['_RECOMMENDROUTINERESPONSE']._serialized_end=816
+  _globals['_ANALYZERSERVICE']._serialized_start=1142
+  _globals['_ANALYZERSERVICE']._serialized_end=1360
 # @@protoc_insertion_point(module_scope)

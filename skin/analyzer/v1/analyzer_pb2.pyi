@@ -64,17 +64,25 @@ class AnalyzeFaceResponse(_message.Message):
     def __init__(self, progress: _Optional[_Union[AnalysisProgress, _Mapping]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., result_json: _Optional[str] = ...) -> None: ...
 
 class RecommendRoutineRequest(_message.Message):
-    __slots__ = ("analysis", "intake", "real_age")
+    __slots__ = ("analysis", "intake", "real_age", "analysis_json", "intake_json", "routine_encoding")
     ANALYSIS_FIELD_NUMBER: _ClassVar[int]
     INTAKE_FIELD_NUMBER: _ClassVar[int]
     REAL_AGE_FIELD_NUMBER: _ClassVar[int]
+    ANALYSIS_JSON_FIELD_NUMBER: _ClassVar[int]
+    INTAKE_JSON_FIELD_NUMBER: _ClassVar[int]
+    ROUTINE_ENCODING_FIELD_NUMBER: _ClassVar[int]
     analysis: _struct_pb2.Struct
     intake: _struct_pb2.Struct
     real_age: int
-    def __init__(self, analysis: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., intake: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., real_age: _Optional[int] = ...) -> None: ...
+    analysis_json: str
+    intake_json: str
+    routine_encoding: ResultEncoding
+    def __init__(self, analysis: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., intake: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., real_age: _Optional[int] = ..., analysis_json: _Optional[str] = ..., intake_json: _Optional[str] = ..., routine_encoding: _Optional[_Union[ResultEncoding, str]] = ...) -> None: ...
 
 class RecommendRoutineResponse(_message.Message):
-    __slots__ = ("routine",)
+    __slots__ = ("routine", "routine_json")
     ROUTINE_FIELD_NUMBER: _ClassVar[int]
+    ROUTINE_JSON_FIELD_NUMBER: _ClassVar[int]
     routine: _struct_pb2.Struct
-    def __init__(self, routine: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    routine_json: str
+    def __init__(self, routine: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., routine_json: _Optional[str] = ...) -> None: ...

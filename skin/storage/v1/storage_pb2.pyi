@@ -174,18 +174,22 @@ class SetIntakeResponse(_message.Message):
     def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ...) -> None: ...
 
 class SetRoutineRequest(_message.Message):
-    __slots__ = ("user_id", "task_id", "routine", "intake", "view")
+    __slots__ = ("user_id", "task_id", "routine", "intake", "view", "routine_json", "intake_json")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     ROUTINE_FIELD_NUMBER: _ClassVar[int]
     INTAKE_FIELD_NUMBER: _ClassVar[int]
     VIEW_FIELD_NUMBER: _ClassVar[int]
+    ROUTINE_JSON_FIELD_NUMBER: _ClassVar[int]
+    INTAKE_JSON_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     task_id: str
     routine: _struct_pb2.Struct
     intake: _struct_pb2.Struct
     view: TaskView
-    def __init__(self, user_id: _Optional[str] = ..., task_id: _Optional[str] = ..., routine: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., intake: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., view: _Optional[_Union[TaskView, str]] = ...) -> None: ...
+    routine_json: str
+    intake_json: str
+    def __init__(self, user_id: _Optional[str] = ..., task_id: _Optional[str] = ..., routine: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., intake: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., view: _Optional[_Union[TaskView, str]] = ..., routine_json: _Optional[str] = ..., intake_json: _Optional[str] = ...) -> None: ...
 
 class SetRoutineResponse(_message.Message):
     __slots__ = ("task",)
