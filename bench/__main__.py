@@ -26,7 +26,7 @@ RUNS: dict[str, tuple[str, list[str], tuple[str, ...]]] = {
     "storage": ("bench.storage", [], ("h2load", "pgbench")),
     "analyzer": ("bench.analyzer", [], ()),
     "gateway": ("bench.gateway", [], ("h2load",)),
-    "end_to_end": ("bench.end_to_end", ["--users", "4", "--tasks", "24"], ()),
+    "end_to_end": ("bench.end_to_end", ["--users", "4", "--tasks", "48"], ()),
     "uploads_32": ("bench.end_to_end", ["--users", "32", "--tasks", "64"], ()),
     "scaling": ("bench.scaling", ["--chart", str(OUT / "scaling.png")], ()),
 }
