@@ -16,7 +16,7 @@ from analyzer.workers import AnalysisPool
 from skin.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
 from skin.errors import InvalidArgument
 from skin.intake import Intake
-from skin.structs import from_struct, to_struct
+from skin.structs import request_document, to_struct
 
 logger = logging.getLogger(__name__)
 STAGE_TO_PROTO = {
@@ -73,8 +73,8 @@ class AnalyzerServicer(analyzer_pb2_grpc.AnalyzerServiceServicer):
     async def RecommendRoutine(
         self, request: analyzer_pb2.RecommendRoutineRequest, context: grpc.aio.ServicerContext
     ) -> analyzer_pb2.RecommendRoutineResponse:
-        analysis = _document(request, "analysis", "is required: the AnalyzeFace result")
-        raw_intake = _document(request, "intake", "is required: the intake form")
+        analysis = _required(request, "analysis", "is required: the AnalyzeFace result")
+        raw_intake = _required(request, "intake", "is required: the intake form")
         real_age = request.real_age if request.HasField("real_age") else None
         if real_age is not None and not 0 <= real_age <= 130:
             raise InvalidArgument("real_age", "must be between 0 and 130 years")
@@ -91,24 +91,12 @@ class AnalyzerServicer(analyzer_pb2_grpc.AnalyzerServiceServicer):
         )
 
 
-def _document(
-    request: analyzer_pb2.RecommendRoutineRequest, field: str, missing: str
-) -> dict[str, Any]:
+def _required(request: analyzer_pb2.RecommendRoutineRequest, field: str, missing: str) -> Any:
     """A JSON object sent as a Struct or, in `<field>_json`, as text (not both)."""
-    text = getattr(request, f"{field}_json")
-    if text and request.HasField(field):
-        raise InvalidArgument(f"{field}_json", f"send {field} once: as a Struct or as JSON text")
-    if text:
-        try:
-            value = json.loads(text)
-        except ValueError as exc:
-            raise InvalidArgument(f"{field}_json", f"must be JSON text: {exc}") from exc
-        if not isinstance(value, dict):
-            raise InvalidArgument(f"{field}_json", "must be a JSON object")
-        return value
-    if not request.HasField(field):
+    found = request_document(request, field)
+    if found is None:
         raise InvalidArgument(field, missing)
-    return from_struct(getattr(request, field))
+    return found[0]
 
 
 def parse_intake(raw: dict[str, Any]) -> Intake:

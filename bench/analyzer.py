@@ -44,14 +44,21 @@ def camera_jpeg(width: int, height: int, noise: float = 0.0) -> bytes:
     return buffer.getvalue()
 
 
-def median_ms(work: Callable[[], object], repeats: int) -> float:
-    work()  # warm-up
-    times = []
+def timed(work: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median wall ms and mean CPU ms (this process, every thread) of `repeats` runs, after
+    one warm-up."""
+    work()
+    walls = []
+    cpu_before = time.process_time()
     for _ in range(repeats):
         started = time.perf_counter()
         work()
-        times.append(1000 * (time.perf_counter() - started))
-    return statistics.median(times)
+        walls.append(1e3 * (time.perf_counter() - started))
+    return statistics.median(walls), 1e3 * (time.process_time() - cpu_before) / repeats
+
+
+def median_ms(work: Callable[[], object], repeats: int) -> float:
+    return timed(work, repeats)[0]
 
 
 def full_decode(image: bytes) -> None:

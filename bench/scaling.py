@@ -20,17 +20,16 @@ import argparse
 import asyncio
 import io
 import os
-import statistics
 import sys
-import time
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 from PIL import Image
 
 from analyzer.pipeline.face_model import FaceModel
 from analyzer.pipeline.run import analyze
-from bench.analyzer import camera_jpeg, full_decode, throughput
+from bench.analyzer import camera_jpeg, full_decode, throughput, timed
 from bench.report import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,29 +55,13 @@ class WorkerRate:
     analyses_per_s: float
 
 
-def timed(work: object, repeats: int) -> tuple[float, float]:
-    """Median wall ms and mean CPU ms of `repeats` runs, after one warm-up."""
-    assert callable(work)
-    work()
-    walls = []
-    cpu_before = time.process_time()
-    for _ in range(repeats):
-        started = time.perf_counter()
-        work()
-        walls.append(1e3 * (time.perf_counter() - started))
-    cpu_ms = 1e3 * (time.process_time() - cpu_before) / repeats
-    return statistics.median(walls), cpu_ms
-
-
 def size_costs(repeats: int) -> list[SizeCost]:
     model = FaceModel()
     costs = []
     for width, height in SIZES.values():
         photo = camera_jpeg(width, height, noise=3.0)
-        decode_ms, _ = timed(lambda photo=photo: full_decode(photo), repeats)
-        analysis_ms, cpu_ms = timed(
-            lambda photo=photo: analyze(photo, 40, model, lambda *_: None), repeats
-        )
+        decode_ms, _ = timed(partial(full_decode, photo), repeats)
+        analysis_ms, cpu_ms = timed(partial(analyze, photo, 40, model, lambda *_: None), repeats)
         with Image.open(io.BytesIO(photo)) as opened:
             actual = opened.width * opened.height / 1e6
         costs.append(SizeCost(actual, len(photo) / 1e6, decode_ms, analysis_ms, cpu_ms))

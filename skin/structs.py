@@ -3,9 +3,12 @@ numbers come back as ints, so counts and minutes stay integers in JSON and in js
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from google.protobuf import struct_pb2
+
+from skin.errors import InvalidArgument
 
 
 def to_struct(value: dict[str, Any]) -> struct_pb2.Struct:
@@ -34,6 +37,26 @@ def _from_value(value: struct_pb2.Value) -> Any:
     if kind == "bool_value":
         return value.bool_value
     return None  # null_value, or no kind set
+
+
+def request_document(message: Any, field: str) -> tuple[dict[str, Any], str | None] | None:
+    """The JSON object a request carries as the Struct `field` or as text in `<field>_json`
+    (not both): the object and the text as sent (None when it came as a Struct), or None when
+    neither is set. A refusal is INVALID_ARGUMENT naming the field."""
+    text = getattr(message, f"{field}_json", "")
+    if text and message.HasField(field):
+        raise InvalidArgument(f"{field}_json", f"send {field} once: as a Struct or as JSON text")
+    if text:
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise InvalidArgument(f"{field}_json", f"must be JSON text: {exc}") from exc
+        if not isinstance(value, dict):
+            raise InvalidArgument(f"{field}_json", "must be a JSON object")
+        return value, text
+    if message.HasField(field):
+        return from_struct(getattr(message, field)), None
+    return None
 
 
 def storable_text_problem(value: Any, path: str = "") -> str | None:

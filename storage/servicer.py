@@ -23,7 +23,7 @@ from skin.grpc_runtime import current_caller
 from skin.identity import parse_uuid
 from skin.progress import progress_problem
 from skin.storage.v1 import storage_pb2, storage_pb2_grpc
-from skin.structs import from_struct, storable_text_problem
+from skin.structs import request_document, storable_text_problem
 from storage import outbox, repository
 from storage.convert import (
     PROTO_TO_STATUS,
@@ -56,44 +56,24 @@ def _not_found(task_id: str) -> NotFound:
     return NotFound(f"task {task_id} not found", reason="TASK_NOT_FOUND", task_id=task_id)
 
 
-def _json(field: str, message: Any) -> Jsonb:
-    """A Struct field as JSON that PostgreSQL can store, dumped once, or INVALID_ARGUMENT naming
-    where not. A NUL character (which jsonb refuses) shows in the text as \\u0000; only then is
-    the value walked to name the place (the text alone cannot tell an escaped backslash)."""
-    value = from_struct(message)
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    if "\\u0000" in text:
-        where = storable_text_problem(value)
-        if where is not None:
-            raise InvalidArgument(f"{field}.{where}", "must not contain a NUL character")
-    return Jsonb(value, dumps=lambda _value: text)
-
-
-def _json_text(field: str, text: str) -> Jsonb:
-    """JSON text a caller sent, stored as it is once it parses as an object PostgreSQL can
-    store (the parse is C; a Struct's conversion is the Python walk this field avoids)."""
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise InvalidArgument(field, f"must be JSON text: {exc}") from exc
-    if not isinstance(value, dict):
-        raise InvalidArgument(field, "must be a JSON object")
-    if "\\u0000" in text:
-        where = storable_text_problem(value)
-        if where is not None:
-            raise InvalidArgument(f"{field}.{where}", "must not contain a NUL character")
-    return Jsonb(value, dumps=lambda _value: text)
-
-
 def _document(request: Any, field: str) -> Jsonb | None:
-    """A document sent as a Struct or, in `<field>_json`, as JSON text (not both); None when
-    neither is there."""
-    text = getattr(request, f"{field}_json")
-    if text and request.HasField(field):
-        raise InvalidArgument(f"{field}_json", f"send {field} once: as a Struct or as JSON text")
-    if text:
-        return _json_text(f"{field}_json", text)
-    return _json(field, getattr(request, field)) if request.HasField(field) else None
+    """A document the request carries (as a Struct or as JSON text), ready for PostgreSQL and
+    dumped once, or None when absent; INVALID_ARGUMENT names where it cannot be stored. A NUL
+    (which jsonb refuses) shows in the text as \\u0000; only then is the value walked to name
+    the place (the text alone cannot tell an escaped backslash)."""
+    found = request_document(request, field)
+    if found is None:
+        return None
+    value, sent = found
+    name = field if sent is None else f"{field}_json"
+    text = (
+        sent if sent is not None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    )
+    if "\\u0000" in text:
+        where = storable_text_problem(value)
+        if where is not None:
+            raise InvalidArgument(f"{name}.{where}", "must not contain a NUL character")
+    return Jsonb(value, dumps=lambda _value: text)
 
 
 def _task_id(value: str) -> str:
@@ -284,12 +264,12 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
     async def SetIntake(
         self, request: storage_pb2.SetIntakeRequest, context: grpc.aio.ServicerContext
     ) -> storage_pb2.SetIntakeResponse:
-        if not request.HasField("intake"):
+        intake = _document(request, "intake")
+        if intake is None:
             raise InvalidArgument("intake", "is required")
         task = await self._set_after_success(
-            request.user_id, request.task_id, {"intake": _json("intake", request.intake)},
-            request.view, service_only=False,
-        )  # fmt: skip
+            request.user_id, request.task_id, {"intake": intake}, request.view, service_only=False
+        )
         return storage_pb2.SetIntakeResponse(task=task)
 
     async def SetRoutine(
