@@ -140,9 +140,6 @@ def main() -> int:
     parser.add_argument("--clients", default="1,8,32", help="client counts, comma-separated")
     parser.add_argument("--seconds", type=int, default=5, help="measured seconds per cell")
     parser.add_argument("--pool-size", type=int, default=10, help="STORAGE_POOL_SIZE")
-    parser.add_argument(
-        "--processes", type=int, default=1, help="storage processes sharing the port (SO_REUSEPORT)"
-    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     for tool in ("h2load", "pgbench"):
