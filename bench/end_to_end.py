@@ -4,7 +4,7 @@ baseline, measured in the same run on the same processes: the analyzer alone ove
 same photo, the same concurrency. Prints tasks/s for both and the ratio (goal: end to end
 keeps at least 0.8x), latency from POST to `succeeded` (p50/p95/p99), POST p95, errors, and
 each process's peak resident memory (the analyzer's workers included) and CPU per task (the
-load generator's own too: it shares the machine).
+load generator's own too: it shares the machine, and PostgreSQL's).
 
     python -m bench.end_to_end [--users 4] [--tasks 24] [--json build/bench/end_to_end.json]
 """
@@ -62,6 +62,18 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def database_cpu(stack: Stack) -> float:
+    """CPU seconds of the PostgreSQL cluster: the postmaster, its live backends and workers, and
+    the children it has already reaped (the postmaster's cutime and cstime)."""
+    try:
+        postmaster = int((stack.postgres.pgdata / "postmaster.pid").read_text().split()[0])
+        fields = (Path("/proc") / str(postmaster) / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    reaped = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    return reaped + sum(cpu_seconds(pid) for pid in [postmaster, *children(postmaster)])
 
 
 def process_cpu(stack: Stack, name: str) -> float:
@@ -211,7 +223,8 @@ async def measure(users: int, tasks: int) -> dict[str, object]:
 
         def spent() -> dict[str, float]:
             return {name: process_cpu(stack, name) for name in names} | {
-                "load generator": time.process_time()
+                "PostgreSQL": database_cpu(stack),
+                "load generator": time.process_time(),
             }
 
         before = spent()
