@@ -55,13 +55,20 @@ class Run:
         return (self.tasks - self.errors) / self.seconds
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time a process has used so far (Linux /proc)."""
+def _stat_times(pid: int) -> list[int]:
+    """utime, stime, cutime and cstime of a process, in clock ticks (Linux /proc); zeros when it
+    is gone."""
     try:
         fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return [0, 0, 0, 0]
+    return [int(field) for field in fields[11:15]]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far."""
+    utime, stime, _, _ = _stat_times(pid)
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
 def database_cpu(stack: Stack) -> float:
@@ -69,10 +76,10 @@ def database_cpu(stack: Stack) -> float:
     the children it has already reaped (the postmaster's cutime and cstime)."""
     try:
         postmaster = int((stack.postgres.pgdata / "postmaster.pid").read_text().split()[0])
-        fields = (Path("/proc") / str(postmaster) / "stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, ValueError, IndexError):
         return 0.0
-    reaped = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    _, _, cutime, cstime = _stat_times(postmaster)
+    reaped = (cutime + cstime) / os.sysconf("SC_CLK_TCK")
     return reaped + sum(cpu_seconds(pid) for pid in [postmaster, *children(postmaster)])
 
 

@@ -127,7 +127,7 @@ class Session:
         values = {**params, **self._values, "_timeout": f"{timeout_ms}ms"}
         # getconn/putconn rather than pool.connection(): the latter also enters the connection's
         # own context, a commit check that autocommit makes pointless. Each connection keeps
-        # one cursor. Together about 0.08 ms of CPU per call (docs/performance.md).
+        # one cursor. Together about 0.1 ms of CPU per call (docs/performance.md).
         conn = await self._pool.getconn()
         try:
             cursor = _CURSORS.get(conn)
