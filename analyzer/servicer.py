@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -16,7 +15,7 @@ from analyzer.workers import AnalysisPool
 from skin.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
 from skin.errors import InvalidArgument
 from skin.intake import Intake
-from skin.structs import request_document, to_struct
+from skin.structs import compact_json, request_document, to_struct
 
 logger = logging.getLogger(__name__)
 STAGE_TO_PROTO = {
@@ -65,8 +64,7 @@ class AnalyzerServicer(analyzer_pb2_grpc.AnalyzerServiceServicer):
                     len(request.image),
                 )
                 if encoding == analyzer_pb2.RESULT_ENCODING_JSON:
-                    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-                    yield analyzer_pb2.AnalyzeFaceResponse(result_json=text)
+                    yield analyzer_pb2.AnalyzeFaceResponse(result_json=compact_json(payload))
                 else:
                     yield analyzer_pb2.AnalyzeFaceResponse(result=to_struct(payload))
 

@@ -64,11 +64,8 @@ class TaskView(BaseModel):
         """The view of a task read as TASK_VIEW_FULL (Structs) or TASK_VIEW_JSON (text)."""
 
         def document(field: str) -> dict[str, Any] | None:
-            text = getattr(task, f"{field}_json")
-            if text:
-                value: dict[str, Any] = json.loads(text)
-                return value
-            return from_struct(getattr(task, field)) if task.HasField(field) else None
+            value: dict[str, Any] | None = json.loads(_document(task, field))
+            return value
 
         return cls(
             task_id=task.id,

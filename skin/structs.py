@@ -39,6 +39,11 @@ def _from_value(value: struct_pb2.Value) -> Any:
     return None  # null_value, or no kind set
 
 
+def compact_json(value: Any) -> str:
+    """A JSON document as this project sends and stores it as text: compact, UTF-8 unescaped."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def request_document(message: Any, field: str) -> tuple[dict[str, Any], str | None] | None:
     """The JSON object a request carries as the Struct `field` or as text in `<field>_json`
     (not both): the object and the text as sent (None when it came as a Struct), or None when

@@ -133,31 +133,24 @@ BY_IDEMPOTENCY_KEY = _sql(
     )
 )
 GET = {view: _sql(select(*_columns(view)).where(_MINE)) for view in VIEWS}
-LIST_FIRST = {
-    view: _sql(
+
+
+def _listing(view: str, *after: Any) -> str:
+    """The user's tasks newest first, from the start or `after` a keyset position."""
+    return _sql(
         select(*_columns(view))
-        .where(tasks.c.user_id == bindparam("user_id"))
+        .where(tasks.c.user_id == bindparam("user_id"), *after)
         .order_by(*_NEWEST_FIRST)
         .limit(bindparam("limit"))
     )
-    for view in VIEWS
-}
-LIST_AFTER = {
-    view: _sql(
-        select(*_columns(view))
-        .where(
-            tasks.c.user_id == bindparam("user_id"),
-            tuple_(tasks.c.created_at, tasks.c.id)
-            < tuple_(
-                bindparam("after_created", type_=TIMESTAMP(timezone=True)),
-                bindparam("after_id", type_=Uuid),
-            ),
-        )
-        .order_by(*_NEWEST_FIRST)
-        .limit(bindparam("limit"))
-    )
-    for view in VIEWS
-}
+
+
+_AFTER = tuple_(tasks.c.created_at, tasks.c.id) < tuple_(
+    bindparam("after_created", type_=TIMESTAMP(timezone=True)),
+    bindparam("after_id", type_=Uuid),
+)
+LIST_FIRST = {view: _listing(view) for view in VIEWS}
+LIST_AFTER = {view: _listing(view, _AFTER) for view in VIEWS}
 
 
 def _one_of(statuses: Iterable[str]) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,7 +22,7 @@ from skin.grpc_runtime import current_caller
 from skin.identity import parse_uuid
 from skin.progress import progress_problem
 from skin.storage.v1 import storage_pb2, storage_pb2_grpc
-from skin.structs import request_document, storable_text_problem
+from skin.structs import compact_json, request_document, storable_text_problem
 from storage import outbox, repository
 from storage.convert import (
     PROTO_TO_STATUS,
@@ -66,9 +65,7 @@ def _document(request: Any, field: str) -> Jsonb | None:
         return None
     value, sent = found
     name = field if sent is None else f"{field}_json"
-    text = (
-        sent if sent is not None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    )
+    text = sent if sent is not None else compact_json(value)
     if "\\u0000" in text:
         where = storable_text_problem(value)
         if where is not None:
