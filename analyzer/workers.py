@@ -43,21 +43,24 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _follow_parent() -> None:
+def _follow_parent(analyzer: int) -> None:
     """In each child (workers and the manager): ignore Ctrl-C, which reaches the whole process
-    group (the analyzer stops its children itself), and exit when the analyzer is gone."""
+    group (the analyzer stops its children itself), and exit when the analyzer is gone.
+
+    The analyzer's pid comes from the analyzer, not from getppid() here: a worker spawned just
+    before a kill -9 starts up already re-parented, and would then watch the wrong process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     watchdog = threading.Thread(
-        target=_exit_with_parent, args=(os.getppid(),), name="parent-watchdog", daemon=True
+        target=_exit_with_parent, args=(analyzer,), name="parent-watchdog", daemon=True
     )
     watchdog.start()
 
 
-def _init_worker(events: Any, cancelled: Any) -> None:
+def _init_worker(analyzer: int, events: Any, cancelled: Any) -> None:
     from analyzer.native_logs import filter_native_stderr
     from analyzer.pipeline.face_model import FaceModel
 
-    _follow_parent()
+    _follow_parent(analyzer)
     filter_native_stderr()
     _worker_state.update(model=FaceModel(), events=events, cancelled=cancelled)
 
@@ -91,7 +94,7 @@ class AnalysisPool:
         self._workers, self._max_concurrent = workers, max_concurrent
         context = multiprocessing.get_context("spawn")  # no fork: the server runs grpc threads
         self._manager = SyncManager(ctx=context)
-        self._manager.start(_follow_parent)
+        self._manager.start(_follow_parent, (os.getpid(),))
         self._cancelled = self._manager.dict()
         self._events = context.Queue()
         self._context = context
@@ -117,7 +120,7 @@ class AnalysisPool:
             self._workers,
             mp_context=self._context,
             initializer=_init_worker,
-            initargs=(self._events, self._cancelled),
+            initargs=(os.getpid(), self._events, self._cancelled),
         )
 
     async def start(self) -> None:

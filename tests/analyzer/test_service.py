@@ -346,3 +346,21 @@ async def test_workers_exit_when_the_analyzer_is_killed(jwt_secret):
         await asyncio.sleep(0.1)
     survivors = {pid: command_of(pid) for pid in workers if alive(pid)}
     assert not survivors
+
+
+def test_a_worker_started_after_the_analyzer_died_exits():
+    # Found in CI: a worker spawned just before kill -9 ran its initializer already re-parented,
+    # took its new parent for the analyzer, and outlived it. It must watch the analyzer's pid.
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    worker = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from analyzer.workers import _follow_parent;"
+         " _follow_parent(int(sys.argv[1])); time.sleep(60)",
+         str(gone.pid)],
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    try:
+        assert worker.wait(timeout=30) == 0
+    finally:
+        worker.kill()
