@@ -21,14 +21,16 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import aiohttp
 import grpc
 
 from bench.analyzer import camera_jpeg
+from bench.cpu import Reader, cluster_seconds, snapshot, tree_seconds
 from bench.report import write_json
-from reliability.stack import Stack, children
+from reliability.stack import Stack
 from skin.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
 from skin.identity import mint_token
 
@@ -53,40 +55,6 @@ class Run:
     @property
     def rate(self) -> float:
         return (self.tasks - self.errors) / self.seconds
-
-
-def _stat_times(pid: int) -> list[int]:
-    """utime, stime, cutime and cstime of a process, in clock ticks (Linux /proc); zeros when it
-    is gone."""
-    try:
-        fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return [0, 0, 0, 0]
-    return [int(field) for field in fields[11:15]]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time a process has used so far."""
-    utime, stime, _, _ = _stat_times(pid)
-    return (utime + stime) / os.sysconf("SC_CLK_TCK")
-
-
-def database_cpu(stack: Stack) -> float:
-    """CPU seconds of the PostgreSQL cluster: the postmaster, its live backends and workers, and
-    the children it has already reaped (the postmaster's cutime and cstime)."""
-    try:
-        postmaster = int((stack.postgres.pgdata / "postmaster.pid").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0.0
-    _, _, cutime, cstime = _stat_times(postmaster)
-    reaped = (cutime + cstime) / os.sysconf("SC_CLK_TCK")
-    return reaped + sum(cpu_seconds(pid) for pid in [postmaster, *children(postmaster)])
-
-
-def process_cpu(stack: Stack, name: str) -> float:
-    """CPU seconds of a service and its children (the analyzer's workers, which live on)."""
-    process = stack.processes[name]
-    return sum(cpu_seconds(pid) for pid in [process.pid, *children(process.pid)])
 
 
 class PeakMemory:
@@ -228,19 +196,21 @@ async def measure(users: int, tasks: int) -> dict[str, object]:
         await app_users(stack.url, token, photo, users, users)
         names = ("storage", "analyzer", "gateway")
 
-        def spent() -> dict[str, float]:
-            return {name: process_cpu(stack, name) for name in names} | {
-                "PostgreSQL": database_cpu(stack),
-                "load generator": time.process_time(),
-            }
+        readers: dict[str, Reader] = {
+            name: partial(tree_seconds, stack.processes[name].pid) for name in names
+        }
+        readers |= {
+            "PostgreSQL": partial(cluster_seconds, stack.postgres.pgdata),
+            "load generator": time.process_time,
+        }
 
-        before = spent()
+        before = snapshot(readers)
         async with PeakMemory(stack, ("analyzer",)) as alone_memory:
             alone = await analyzer_alone(stack.ports["analyzer"], service, photo, users, tasks)
-        middle = spent()
+        middle = snapshot(readers)
         async with PeakMemory(stack, names) as memory:
             full = await app_users(stack.url, token, photo, users, tasks)
-        after = spent()
+        after = snapshot(readers)
     finally:
         await asyncio.to_thread(stack.stop_all)
         shutil.rmtree(workdir, ignore_errors=True)

@@ -24,14 +24,26 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import httpx
 import psycopg
 
+from bench.cpu import CpuWindow, Reader, cluster_seconds, main_thread_seconds, process_seconds
 from bench.report import write_json
-from bench.storage import Load, Result, grpc_frame, percentile, run_h2load, wait_healthy
+from bench.storage import (
+    WARM_UP_SECONDS,
+    Load,
+    Result,
+    grpc_frame,
+    percentile,
+    print_cpu,
+    run_h2load,
+    wait_healthy,
+)
 from skin.identity import mint_token
 from skin.storage.v1 import storage_pb2 as pb
 from storage.embedded_postgres import EmbeddedPostgres, free_port, free_ports
@@ -40,13 +52,17 @@ from tests.analyzer.photos import astronaut, encode
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_h1_get(url: str, token: str, clients: int, seconds: int, work: Path) -> Result:
+def run_h1_get(
+    url: str, token: str, clients: int, seconds: int, work: Path, watched: Mapping[str, Reader]
+) -> Result:
     log = work / f"h2load-http-{clients}.log"
     command = [
-        "h2load", "--h1", "-c", str(clients), "-t", "1", "-D", str(seconds), "--warm-up-time", "1",
-        "--log-file", str(log), "-H", f"authorization: Bearer {token}", url,
+        "h2load", "--h1", "-c", str(clients), "-t", "1", "-D", str(seconds),
+        "--warm-up-time", str(WARM_UP_SECONDS), "--log-file", str(log),
+        "-H", f"authorization: Bearer {token}", url,
     ]  # fmt: skip
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    with CpuWindow(watched, delay=WARM_UP_SECONDS) as cpu:
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", output).group(1))  # type: ignore[union-attr]
     codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", output)
     errors = sum(int(n) for n in codes.groups()[1:]) if codes else 0
@@ -58,6 +74,7 @@ def run_h1_get(url: str, token: str, clients: int, seconds: int, work: Path) -> 
         percentile(latencies, 0.5),
         percentile(latencies, 0.99),
         errors,
+        cpu.per_call(rate * seconds),
     )
 
 
@@ -168,19 +185,28 @@ def main() -> int:
         get_body.write_bytes(grpc_frame(get_request.SerializeToString()))
         full_body.write_bytes(grpc_frame(pb.GetTaskRequest(task_id=task_id).SerializeToString()))
 
+        # Who spends the CPU of each call: the ratio is bounded by the machine's two cores,
+        # which the gateway's GET shares with storage, PostgreSQL and h2load.
+        watched: dict[str, Reader] = {
+            "gateway": partial(process_seconds, processes[2].pid),
+            "storage": partial(process_seconds, processes[0].pid),
+            "storage main thread": partial(main_thread_seconds, processes[0].pid),
+            "PostgreSQL": partial(cluster_seconds, cluster.pgdata),
+        }
         results: list[Result] = []
         for clients in (int(c) for c in args.clients.split(",")):
             load = Load(ports["storage"], "GetTask", get_body, token, clients, args.seconds)
-            results.append(run_h2load("storage GetTask", load, work))
+            results.append(run_h2load("storage GetTask", load, work, watched))
             load = Load(ports["storage"], "GetTask", full_body, token, clients, args.seconds)
-            results.append(run_h2load("GetTask, Structs", load, work))
-            results.append(
-                run_h1_get(f"{base}/tasks/{task_id}", token, clients, args.seconds, work)
-            )
+            results.append(run_h2load("GetTask, Structs", load, work, watched))
+            url = f"{base}/tasks/{task_id}"
+            results.append(run_h1_get(url, token, clients, args.seconds, work, watched))
         posts, refused = asyncio.run(
             post_latencies(base, token, photo, args.post_clients, 3 * args.seconds)
         )
         print_table(results, posts, refused, args.post_clients)
+        print_cpu(results)
+        print_bounds(results)
         write_json(
             args.json,
             {
@@ -219,6 +245,25 @@ def print_table(results: list[Result], posts: list[float], refused: int, post_cl
         f" p50 {percentile(posts, 0.5):.1f} ms, p95 {percentile(posts, 0.95):.1f} ms,"
         f" p99 {percentile(posts, 0.99):.1f} ms"
     )
+
+
+def print_bounds(results: list[Result]) -> None:
+    """The ratio's ceiling from the CPU figures: a GET needs the gateway, storage and PostgreSQL
+    on the same cores, while storage's own rate is held by its main thread."""
+    cores = os.cpu_count() or 1
+    cells = {(r.name, r.clients): r.cpu_ms for r in results}
+    for clients in sorted({r.clients for r in results}):
+        get, alone = cells.get(("gateway GET", clients)), cells.get(("storage GetTask", clients))
+        if not get or not alone or not alone.get("storage main thread"):
+            continue
+        spent = get["gateway"] + get["storage"] + get["PostgreSQL"]
+        held = 1000 / alone["storage main thread"]
+        print(
+            f"clients={clients}: a GET costs {spent:.2f} ms of CPU in the gateway, storage and"
+            f" PostgreSQL, at most {1000 * cores / spent:.0f}/s on {cores} cores; storage's"
+            f" main thread holds GetTask to {held:.0f}/s: a ceiling of"
+            f" {1000 * cores / spent / held:.2f}x"
+        )
 
 
 if __name__ == "__main__":

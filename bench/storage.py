@@ -25,13 +25,16 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import grpc
 import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench.cpu import CpuWindow, Reader, cluster_seconds, main_thread_seconds, process_seconds
 from bench.report import write_json
 from skin.identity import mint_token
 from skin.storage.v1 import storage_pb2 as pb
@@ -51,6 +54,8 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    # CPU milliseconds per call of each process (or thread) watched while the load ran.
+    cpu_ms: dict[str, float] = field(default_factory=dict)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -93,24 +98,42 @@ class Load:
     seconds: int
 
 
-def run_h2load(name: str, load: Load, work: Path) -> Result:
+WARM_UP_SECONDS = 1
+
+
+def run_h2load(
+    name: str, load: Load, work: Path, watched: Mapping[str, Reader] | None = None
+) -> Result:
+    """The rate, latencies and errors of one load, and the CPU per call of each `watched`
+    process over the measured seconds (after h2load's warm-up)."""
     clients = load.clients
     log = work / f"h2load-{load.method}-{load.port}-{clients}.log"
     command = [
         "h2load", "-c", str(clients), "-m", "1", "-t", "1", "-D", str(load.seconds),
-        "--warm-up-time", "1", "-d", str(load.body), "--log-file", str(log),
+        "--warm-up-time", str(WARM_UP_SECONDS), "-d", str(load.body), "--log-file", str(log),
         "-H", "content-type: application/grpc", "-H", "te: trailers",
         "-H", f"authorization: Bearer {load.token}",
         f"http://127.0.0.1:{load.port}/{SERVICE}/{load.method}",
     ]  # fmt: skip
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    with CpuWindow(watched or {}, delay=WARM_UP_SECONDS) as cpu:
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", output).group(1))  # type: ignore[union-attr]
     failed = re.search(r"requests: .*?(\d+) failed, (\d+) errored", output)
     errors = int(failed.group(1)) + int(failed.group(2)) if failed else 0
     latencies = [int(line.split("\t")[2]) / 1000 for line in log.read_text().splitlines() if line]
     return Result(
-        name, clients, rate, percentile(latencies, 0.5), percentile(latencies, 0.99), errors
-    )
+        name, clients, rate, percentile(latencies, 0.5), percentile(latencies, 0.99), errors,
+        cpu.per_call(rate * load.seconds),
+    )  # fmt: skip
+
+
+def server_readers(pid: int) -> dict[str, Reader]:
+    """A Python gRPC server's CPU: the whole process, and its main thread, the event loop that
+    runs every call's Python code; that thread's CPU per call caps the server's rate."""
+    return {
+        "server": partial(process_seconds, pid),
+        "main thread": partial(main_thread_seconds, pid),
+    }
 
 
 def run_pgbench(pg_port: int, password: str, clients: int, seconds: int, work: Path) -> Result:
@@ -207,18 +230,22 @@ def main() -> int:
             capture_output=True,
         )
 
+        storage_cpu = server_readers(processes[0].pid) | {
+            "PostgreSQL": partial(cluster_seconds, cluster.pgdata)
+        }
         cells = [
-            ("no-op GetTask", noop_port, "GetTask", get_body),
-            ("GetTask", storage_port, "GetTask", get_body),
-            ("CreateTask", storage_port, "CreateTask", create_body),
+            ("no-op GetTask", noop_port, "GetTask", get_body, server_readers(processes[1].pid)),
+            ("GetTask", storage_port, "GetTask", get_body, storage_cpu),
+            ("CreateTask", storage_port, "CreateTask", create_body, storage_cpu),
         ]
         results: list[Result] = []
         for clients in (int(c) for c in args.clients.split(",")):
             results.append(run_pgbench(cluster.port, pg_password, clients, args.seconds, work))
-            for name, port, method, body in cells:
+            for name, port, method, body, watched in cells:
                 load = Load(port, method, body, token, clients, args.seconds)
-                results.append(run_h2load(name, load, work))
+                results.append(run_h2load(name, load, work, watched))
         print_table(results)
+        print_cpu(results)
         write_json(args.json, {"results": [asdict(result) for result in results]})
         with grpc.insecure_channel(f"127.0.0.1:{storage_port}") as channel:
             stub = storage_pb2_grpc.TaskStoreServiceStub(channel)
@@ -255,6 +282,38 @@ def print_table(results: list[Result]) -> None:
         if ("GetTask", clients) in by and ("no-op GetTask", clients) in by:
             share = by[("GetTask", clients)] / by[("no-op GetTask", clients)]
             print(f"clients={clients}: GetTask keeps {share:.2f}× of the no-op stack's rate")
+
+
+def print_cpu(results: list[Result]) -> None:
+    """CPU ms per call of each watched process: a rate ratio traced to who spends the time."""
+    watched = [r for r in results if r.cpu_ms]
+    if not watched:
+        return
+    columns = list(dict.fromkeys(name for r in watched for name in r.cpu_ms))
+    widths = {name: max(10, len(name)) for name in columns}
+    print("\nCPU ms per call, over the measured seconds")
+    header = f"{'clients':>7}  {'what':<16}" + "".join(
+        f" {name:>{widths[name]}}" for name in columns
+    )
+    print(header)
+    print("-" * len(header))
+    for r in watched:
+        cells = "".join(
+            f" {r.cpu_ms[name]:>{widths[name]}.3f}"
+            if name in r.cpu_ms
+            else f" {'-':>{widths[name]}}"
+            for name in columns
+        )
+        print(f"{r.clients:>7}  {r.name:<16}{cells}")
+    threads = {(r.name, r.clients): r.cpu_ms.get("main thread") for r in watched}
+    for clients in sorted({r.clients for r in watched}):
+        get, noop = threads.get(("GetTask", clients)), threads.get(("no-op GetTask", clients))
+        if get and noop:
+            print(
+                f"clients={clients}: the main thread spends {get:.3f} ms a GetTask against the"
+                f" no-op's {noop:.3f}: at most {noop / get:.2f}× of its rate while that thread"
+                " is the limit"
+            )
 
 
 if __name__ == "__main__":

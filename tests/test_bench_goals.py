@@ -3,7 +3,14 @@ run, and which goals are met (the benchmarks themselves run with `make bench`, n
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from functools import partial
+
 from bench.__main__ import goals
+from bench.cpu import CpuWindow, main_thread_seconds, process_seconds
 
 
 def test_goals_are_ratios_against_the_same_runs_baselines():
@@ -47,3 +54,52 @@ def test_goals_are_ratios_against_the_same_runs_baselines():
     assert not any("gateway GET" in figure for figure, _ in found)
     workers = found["analyses/s, 2 worker processes (12 MP)", "1 worker process"]
     assert workers.ratio == 1.8 and workers.met is None
+
+
+def test_ceilings_come_from_the_cpu_each_process_spent_per_call():
+    def row(name: str, rate: float, **cpu_ms: float) -> dict[str, object]:
+        return {"name": name, "clients": 8, "rate": rate, "cpu_ms": cpu_ms}
+
+    figures = {
+        "storage": {
+            "results": [
+                row("GetTask", 2000.0, server=0.6, **{"main thread": 0.5}),
+                row("no-op GetTask", 7000.0, server=0.2, **{"main thread": 0.125}),
+            ]
+        },
+        "gateway": {
+            "results": [
+                row("storage GetTask", 1500.0, **{"storage main thread": 0.6}),
+                row("gateway GET", 800.0, gateway=0.9, storage=0.8, PostgreSQL=0.5),
+            ]
+        },
+    }
+    found = {goal.figure.strip(): goal for goal in goals(figures) if goal.goal == "reported"}
+    storage = found["ceiling: main thread CPU ms a GetTask"]
+    assert (storage.value, storage.baseline_value, storage.ratio) == (0.5, 0.125, 0.25)
+    gateway = found["ceiling: CPU ms a GET, all processes"]
+    assert gateway.value == 0.9 + 0.8 + 0.5
+    assert gateway.ratio == (os.cpu_count() or 1) * 0.6 / (0.9 + 0.8 + 0.5)
+
+
+def test_a_cpu_window_sees_a_busy_child_and_not_an_idle_one():
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        time.sleep(0.5)  # both past their start-up
+        readers = {
+            "busy": partial(process_seconds, busy.pid),
+            "busy main thread": partial(main_thread_seconds, busy.pid),
+            "idle": partial(process_seconds, idle.pid),
+        }
+        with CpuWindow(readers, delay=0.2) as window:
+            time.sleep(1.2)
+        spent = window.per_call(1)
+        # ms "per call" of one call: the CPU milliseconds over the ~1 s window.
+        assert spent["busy"] > 300 and spent["busy main thread"] > 300
+        assert spent["idle"] < 50
+    finally:
+        busy.kill()
+        idle.kill()
+        busy.wait()
+        idle.wait()
