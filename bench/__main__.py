@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.cpu import machine_ceiling, thread_ceiling
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "build" / "bench"
 # name -> (module, arguments, tools it needs)
@@ -107,7 +109,7 @@ def goals(figures: dict[str, dict[str, Any] | None]) -> list[Goal]:
         # The rate ratio's ceiling while each server's main thread is its limit.
         get_ms, noop_ms = thread_ms(results, "GetTask", 8), thread_ms(results, "no-op GetTask", 8)
         if get_ms and noop_ms:
-            ceiling = noop_ms / get_ms
+            ceiling = thread_ceiling(get_ms, noop_ms)
             figure = "  ceiling: main thread CPU ms a GetTask"
             found.append(Goal(figure, get_ms, "no-op's main thread", noop_ms, "reported", ceiling))
     gateway = figures.get("gateway")
@@ -122,11 +124,9 @@ def goals(figures: dict[str, dict[str, Any] | None]) -> list[Goal]:
         get_cpu = cpu_ms(results, "gateway GET", 8)
         held_ms = thread_ms(results, "storage GetTask", 8, "storage main thread")
         if get_cpu and held_ms:
-            spent = sum(get_cpu.get(name, 0.0) for name in ("gateway", "storage", "PostgreSQL"))
-            cores = os.cpu_count() or 1
-            found.append(Goal("  ceiling: CPU ms a GET, all processes", spent,
-                              "storage's main thread", held_ms, "reported",
-                              cores * held_ms / spent))  # fmt: skip
+            spent, ceiling = machine_ceiling(get_cpu, held_ms, os.cpu_count() or 1)
+            figure = "  ceiling: CPU ms a GET, all processes"
+            found.append(Goal(figure, spent, "storage's main thread", held_ms, "reported", ceiling))
     analyzer = figures.get("analyzer")
     if analyzer:
         rows = {row["what"]: row for row in analyzer["rows"]}

@@ -88,3 +88,20 @@ class CpuWindow:
         return {
             name: 1000 * seconds / calls if calls else 0.0 for name, seconds in self.spent.items()
         }
+
+
+# The ceilings a rate ratio cannot pass, from CPU milliseconds per call measured in one run.
+GET_PROCESSES = ("gateway", "storage", "PostgreSQL")
+
+
+def thread_ceiling(call_ms: float, baseline_ms: float) -> float:
+    """Two servers each held by one thread: the ratio of their rates is at most the inverse
+    ratio of that thread's CPU per call."""
+    return baseline_ms / call_ms
+
+
+def machine_ceiling(spent_ms: dict[str, float], held_ms: float, cores: int) -> tuple[float, float]:
+    """A call that needs several processes on `cores` cores, against a baseline held by one
+    thread at `held_ms` a call: (the call's CPU ms in all, the ceiling of the rate ratio)."""
+    total = sum(spent_ms.get(name, 0.0) for name in GET_PROCESSES)
+    return total, cores * held_ms / total

@@ -32,7 +32,14 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from bench.cpu import CpuWindow, Reader, cluster_seconds, main_thread_seconds, process_seconds
+from bench.cpu import (
+    CpuWindow,
+    Reader,
+    cluster_seconds,
+    machine_ceiling,
+    main_thread_seconds,
+    process_seconds,
+)
 from bench.report import write_json
 from bench.storage import (
     WARM_UP_SECONDS,
@@ -256,13 +263,12 @@ def print_bounds(results: list[Result]) -> None:
         get, alone = cells.get(("gateway GET", clients)), cells.get(("storage GetTask", clients))
         if not get or not alone or not alone.get("storage main thread"):
             continue
-        spent = get["gateway"] + get["storage"] + get["PostgreSQL"]
-        held = 1000 / alone["storage main thread"]
+        spent, ceiling = machine_ceiling(get, alone["storage main thread"], cores)
         print(
             f"clients={clients}: a GET costs {spent:.2f} ms of CPU in the gateway, storage and"
             f" PostgreSQL, at most {1000 * cores / spent:.0f}/s on {cores} cores; storage's"
-            f" main thread holds GetTask to {held:.0f}/s: a ceiling of"
-            f" {1000 * cores / spent / held:.2f}x"
+            f" main thread holds GetTask to {1000 / alone['storage main thread']:.0f}/s:"
+            f" a ceiling of {ceiling:.2f}x"
         )
 
 

@@ -34,7 +34,14 @@ import grpc
 import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench.cpu import CpuWindow, Reader, cluster_seconds, main_thread_seconds, process_seconds
+from bench.cpu import (
+    CpuWindow,
+    Reader,
+    cluster_seconds,
+    main_thread_seconds,
+    process_seconds,
+    thread_ceiling,
+)
 from bench.report import write_json
 from skin.identity import mint_token
 from skin.storage.v1 import storage_pb2 as pb
@@ -311,8 +318,8 @@ def print_cpu(results: list[Result]) -> None:
         if get and noop:
             print(
                 f"clients={clients}: the main thread spends {get:.3f} ms a GetTask against the"
-                f" no-op's {noop:.3f}: at most {noop / get:.2f}× of its rate while that thread"
-                " is the limit"
+                f" no-op's {noop:.3f}: at most {thread_ceiling(get, noop):.2f}× of its rate"
+                " while that thread is the limit"
             )
 
 
