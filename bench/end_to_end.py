@@ -1,7 +1,9 @@
 """End to end, as the app loads the system: N simulated users each POST a 12 MP selfie, follow
 its event stream to the end, PUT the intake and GET the task, until M tasks are done. The
 baseline, measured in the same run on the same processes: the analyzer alone over gRPC, the
-same photo, the same concurrency. Prints tasks/s for both and the ratio (goal: end to end
+same photo, the same concurrency. The two alternate, half the tasks at a time (baseline, end to
+end, end to end, baseline), so a host that speeds up or slows down in the meantime does not
+favour either. Prints tasks/s for both and the ratio (goal: end to end
 keeps at least 0.8x), latency from POST to `succeeded` (p50/p95/p99), POST p95, errors, and
 each process's peak resident memory (the analyzer's workers included) and CPU per task (the
 load generator's own too: it shares the machine, and PostgreSQL's).
@@ -34,6 +36,7 @@ from reliability.stack import Stack
 from skin.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
 from skin.identity import mint_token
 
+ALONE, APP = "analyzer alone", "end to end"
 INTAKE = {"skin_type": "combination", "concerns": ["spots"], "minutes_per_day": 8}
 
 
@@ -55,6 +58,17 @@ class Run:
     @property
     def rate(self) -> float:
         return (self.tasks - self.errors) / self.seconds
+
+
+def combined(runs: list[Run]) -> Run:
+    """Several runs of one kind as one: their tasks, time, errors and latencies together."""
+    return Run(
+        sum(run.tasks for run in runs),
+        sum(run.seconds for run in runs),
+        sum(run.errors for run in runs),
+        [ms for run in runs for ms in run.to_succeeded_ms],
+        [ms for run in runs for ms in run.post_ms],
+    )
 
 
 class PeakMemory:
@@ -204,13 +218,28 @@ async def measure(users: int, tasks: int) -> dict[str, object]:
             "load generator": time.process_time,
         }
 
-        before = snapshot(readers)
-        async with PeakMemory(stack, ("analyzer",)) as alone_memory:
-            alone = await analyzer_alone(stack.ports["analyzer"], service, photo, users, tasks)
-        middle = snapshot(readers)
-        async with PeakMemory(stack, names) as memory:
-            full = await app_users(stack.url, token, photo, users, tasks)
-        after = snapshot(readers)
+        runs: dict[str, list[Run]] = {ALONE: [], APP: []}
+        spent = {kind: dict.fromkeys(readers, 0.0) for kind in runs}
+        peaks = {ALONE: {"analyzer": 0.0}, APP: dict.fromkeys(names, 0.0)}
+        # In ABBA order, half the tasks each time: a drift of the shared host during the run
+        # (it can change speed within minutes) then weighs on both sides alike.
+        half = tasks // 2
+        for kind, count in ((ALONE, half), (APP, half), (APP, tasks - half), (ALONE, tasks - half)):
+            before = snapshot(readers)
+            async with PeakMemory(stack, tuple(peaks[kind])) as memory:
+                if kind == ALONE:
+                    run = await analyzer_alone(
+                        stack.ports["analyzer"], service, photo, users, count
+                    )
+                else:
+                    run = await app_users(stack.url, token, photo, users, count)
+            after = snapshot(readers)
+            runs[kind].append(run)
+            for name in readers:
+                spent[kind][name] += after[name] - before[name]
+            for name, mib in memory.peak.items():
+                peaks[kind][name] = max(peaks[kind][name], mib)
+        alone, full = combined(runs[ALONE]), combined(runs[APP])
     finally:
         await asyncio.to_thread(stack.stop_all)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -222,10 +251,8 @@ async def measure(users: int, tasks: int) -> dict[str, object]:
             "tasks_per_s": alone.rate,
             "errors": alone.errors,
             "p50_ms": statistics.median(alone.to_succeeded_ms),
-            "peak_mib": alone_memory.peak,
-            "cpu_ms_per_task": {
-                name: 1e3 * (middle[name] - before[name]) / tasks for name in before
-            },
+            "peak_mib": peaks[ALONE],
+            "cpu_ms_per_task": {name: 1e3 * cpu / tasks for name, cpu in spent[ALONE].items()},
         },
         "end_to_end": {
             "tasks_per_s": full.rate,
@@ -236,10 +263,8 @@ async def measure(users: int, tasks: int) -> dict[str, object]:
                 "p99": percentile(full.to_succeeded_ms, 0.99),
             },
             "post_p95_ms": percentile(full.post_ms, 0.95),
-            "peak_mib": memory.peak,
-            "cpu_ms_per_task": {
-                name: 1e3 * (after[name] - middle[name]) / tasks for name in middle
-            },
+            "peak_mib": peaks[APP],
+            "cpu_ms_per_task": {name: 1e3 * cpu / tasks for name, cpu in spent[APP].items()},
         },
         "ratio": full.rate / alone.rate,
     }

@@ -11,6 +11,7 @@ from functools import partial
 
 from bench.__main__ import goals
 from bench.cpu import CpuWindow, main_thread_seconds, process_seconds
+from bench.end_to_end import Run, combined
 
 
 def test_goals_are_ratios_against_the_same_runs_baselines():
@@ -103,3 +104,12 @@ def test_a_cpu_window_sees_a_busy_child_and_not_an_idle_one():
         idle.kill()
         busy.wait()
         idle.wait()
+
+
+def test_alternated_runs_are_combined_into_one_rate():
+    # ABBA halves: the rate is all tasks over all measured time, not a mean of the halves' rates.
+    first = Run(tasks=10, seconds=1.0, errors=0, to_succeeded_ms=[100.0], post_ms=[5.0])
+    second = Run(tasks=10, seconds=4.0, errors=2, to_succeeded_ms=[300.0], post_ms=[7.0])
+    both = combined([first, second])
+    assert both.rate == (20 - 2) / 5.0
+    assert both.to_succeeded_ms == [100.0, 300.0] and both.post_ms == [5.0, 7.0]
