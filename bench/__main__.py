@@ -63,18 +63,18 @@ def run(name: str, quick: bool) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _row(results: list[dict[str, Any]], name: str, clients: int) -> dict[str, Any]:
+    """One benchmark cell, or {} when it was not run."""
+    return next((r for r in results if r["name"] == name and r["clients"] == clients), {})
+
+
 def rate(results: list[dict[str, Any]], name: str, clients: int) -> float | None:
-    for result in results:
-        if result["name"] == name and result["clients"] == clients:
-            return float(result["rate"])
-    return None
+    found = _row(results, name, clients).get("rate")
+    return None if found is None else float(found)
 
 
 def cpu_ms(results: list[dict[str, Any]], name: str, clients: int) -> dict[str, float]:
-    for result in results:
-        if result["name"] == name and result["clients"] == clients:
-            return dict(result.get("cpu_ms") or {})
-    return {}
+    return dict(_row(results, name, clients).get("cpu_ms") or {})
 
 
 def thread_ms(

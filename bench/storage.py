@@ -108,9 +108,7 @@ class Load:
 WARM_UP_SECONDS = 1
 
 
-def run_h2load(
-    name: str, load: Load, work: Path, watched: Mapping[str, Reader] | None = None
-) -> Result:
+def run_h2load(name: str, load: Load, work: Path, watched: Mapping[str, Reader]) -> Result:
     """The rate, latencies and errors of one load, and the CPU per call of each `watched`
     process over the measured seconds (after h2load's warm-up)."""
     clients = load.clients
@@ -122,7 +120,7 @@ def run_h2load(
         "-H", f"authorization: Bearer {load.token}",
         f"http://127.0.0.1:{load.port}/{SERVICE}/{load.method}",
     ]  # fmt: skip
-    with CpuWindow(watched or {}, delay=WARM_UP_SECONDS) as cpu:
+    with CpuWindow(watched, delay=WARM_UP_SECONDS) as cpu:
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", output).group(1))  # type: ignore[union-attr]
     failed = re.search(r"requests: .*?(\d+) failed, (\d+) errored", output)
