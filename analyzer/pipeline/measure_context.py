@@ -61,12 +61,13 @@ class MeasureContext:
 
 def build_context(face: CanonicalFace) -> MeasureContext:
     linear = linear_rgb(face.rgb)
-    reference = estimate_reference(linear, face.landmarks)
-    corrected = np.minimum(linear * reference.gains, 1.0)  # gains are positive
     lab = cv2.cvtColor(linear, cv2.COLOR_LRGB2Lab)
+    regions = build_regions(face.rgb, lab, face.landmarks, face.inside)
+    skin_rgb = np.median(linear[regions.skin], axis=0)
+    reference = estimate_reference(linear, face.landmarks, skin_rgb)
+    corrected = np.minimum(linear * reference.gains, 1.0)  # gains are positive
     corrected_lab = cv2.cvtColor(corrected, cv2.COLOR_LRGB2Lab)
     log_luminance, erythema = contrast_channels(linear)
-    regions = build_regions(face.rgb, lab, face.landmarks, face.inside)
     red, green, blue = cv2.split(face.rgb)
     colour_skin = regions.skin & (cv2.max(cv2.max(red, green), blue) < CLIPPED_LEVEL)
     return MeasureContext(

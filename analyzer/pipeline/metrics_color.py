@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from analyzer.pipeline.color_reference import ColourReference
+from analyzer.pipeline.limits import QUALITY_LIMITS
 from analyzer.pipeline.measure_context import MeasureContext, masked_blur, per_region, smooth
 
 # Individual Typology Angle categories (Chardon et al. 1991; Del Bino et al. 2006), degrees.
@@ -70,7 +72,11 @@ def skin_tone(ctx: MeasureContext) -> dict[str, Any]:
     cheeks and forehead after the colour correction. A description of colour, not of any
     concern. b* is corrected to the sclera's white where enough of it shows (`reference`);
     L* is the photo's own, since the sclera's lightness depends on the eyelids' shade too much
-    to correct exposure with, so the angle still follows a strong exposure error."""
+    to correct exposure with, so the angle still follows a strong exposure error.
+
+    `confidence` says whether the category can be trusted: only where the light's colour was
+    corrected from the whites of the eyes, and those whites are not dim (a dim white means
+    the exposure, not only the skin, sets L*: a dim room reads light skin as brown)."""
     masks = ctx.regions.masks
     area = masks["left_cheek"] | masks["right_cheek"] | masks["forehead"]
     lab = ctx.corrected_lab[area]
@@ -83,7 +89,27 @@ def skin_tone(ctx: MeasureContext) -> dict[str, Any]:
         "median_l_star": round(float(lightness), 1),
         "median_b_star": round(float(b), 1),
         "reference": ctx.reference.kind,
+        **_tone_confidence(ctx.reference),
     }
+
+
+def _tone_confidence(reference: ColourReference) -> dict[str, Any]:
+    reason: dict[str, str] | None = None
+    white = reference.sclera_luminance
+    if reference.kind != "sclera":
+        reason = {
+            "code": "NO_WHITE_REFERENCE",
+            "message": "no white of the eyes could be read (closed eyes, glasses, a small face"
+            " or strongly coloured light), so the light's colour was not corrected and the"
+            " category may follow the room rather than the skin",
+        }
+    elif white is not None and white < QUALITY_LIMITS.min_sclera_luminance:
+        reason = {
+            "code": "DIM_LIGHT",
+            "message": f"the whites of the eyes are dim ({white:.0%} of full light), so the"
+            " photo's exposure sets the lightness as much as the skin does",
+        }
+    return {"confidence": "low" if reason else "high", "confidence_reason": reason}
 
 
 def dark_circles(ctx: MeasureContext) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from analyzer.pipeline.quality import check_lighting_against_sclera, check_quali
 from analyzer.pipeline.rejection import Failure, reject
 from analyzer.pipeline.scores import SCORE_RULES, ageing_signs, region_scores, score, severity
 
-SCHEMA_VERSION = "2.1"
+SCHEMA_VERSION = "2.2"
 ANALYZER_VERSION = "0.2.0"
 # Stage names as the stream reports them, with the share of the work done when each ends.
 STAGES = (("decode", 0.10), ("quality", 0.30), ("landmarks", 0.45), ("regions", 0.55),
@@ -83,7 +83,7 @@ def analyze(
     # Everything after this works on the face alone, upright, at one canonical scale.
     face = canonical_face(photo.rgb, landmarks, photo.scale)
     ctx = build_context(face)
-    trusted = ctx.reference.kind == "sclera"
+    trusted = ctx.reference.neutral
     check_lighting_against_sclera(
         report.figures["face_lightness"], ctx.reference.sclera_luminance if trusted else None
     )

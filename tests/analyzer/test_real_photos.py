@@ -237,3 +237,30 @@ def test_landmarks_do_not_move_with_exposure_or_white_balance(face_model: FaceMo
     for edit in ((1.08, 1.0, 0.92), (0.85, 0.85, 0.85)):
         moved = face_model.landmark_sets(edits.gain(rgb, *edit))[0][:, :2]
         assert float(np.abs(moved - base).mean()) <= 0.002 * ipd, edit
+
+
+@pytest.mark.parametrize("name", ["astronaut", "feat_happy", "obama"])
+def test_warm_indoor_light_keeps_the_skin_tone(run_analysis, baselines, name):
+    """Tungsten-like light (sRGB R x1.15, B x0.8: the white's cast more than doubles) is undone
+    from the whites of the eyes: the angle stays within 8 degrees and the category is the same
+    or a neighbour, with high confidence, where uncorrected it falls by about 15 degrees."""
+    before = baseline(run_analysis, baselines, name)["skin_tone"]
+    after = run_analysis(png(edits.gain(rgb_of(name), 1.15, 1.0, 0.8)))["skin_tone"]
+    assert before["confidence"] == after["confidence"] == "high", after
+    assert abs(after["ita_degrees"] - before["ita_degrees"]) <= 8.0, (before, after)
+
+
+def test_skin_tone_without_a_white_says_its_confidence_is_low(run_analysis, baselines):
+    """Grace Hopper's scan shows no white of the eyes behind her glasses (what is taken for it
+    is as red as her skin): the category is reported with low confidence and the reason."""
+    tone = baseline(run_analysis, baselines, "grace_hopper")["skin_tone"]
+    assert tone["reference"] == "none" and tone["confidence"] == "low"
+    assert tone["confidence_reason"]["code"] == "NO_WHITE_REFERENCE"
+
+
+def test_skin_tone_in_a_dim_room_says_its_confidence_is_low(run_analysis, baselines):
+    """Obama standing in a dim office: the whites are found but dim, so L* (and the angle) is
+    the exposure's as much as the skin's; the result says so instead of a confident category."""
+    tone = baseline(run_analysis, baselines, "obama_full_length")["skin_tone"]
+    assert tone["confidence"] == "low", tone
+    assert tone["confidence_reason"]["code"] == "DIM_LIGHT"
