@@ -34,6 +34,12 @@ CHEEK_A_RISE = 3.0  # the reddened cheek's a* rises at least this much
 OTHER_A_MOVE = 0.5  # and the other cheek's and the forehead's at most this much
 DARK_CIRCLE_RISE = 10.0  # score points for under-eyes 5 L* darker
 SKIN_AGE_ERROR = 12.0  # years
+# Re-capture (issue 19): one person's real photos, taken on other days in other light.
+MAX_RECAPTURE_SPREAD = 15.0  # score points between a person's photos, every concern
+MEDIAN_RECAPTURE_SPREAD = 8.0  # over every person and concern
+# ITA bands of the fairness report (degrees; Del Bino et al. 2006 categories, merged in pairs).
+ITA_BANDS = ((41.0, "above 41 (very light, light)"), (10.0, "10 to 41 (intermediate, tan)"),
+             (-30.0, "-30 to 10 (brown)"), (-np.inf, "below -30 (dark)"))  # fmt: skip
 
 
 @dataclass
@@ -42,16 +48,18 @@ class Goal:
     header: tuple[str, ...]
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     passed: list[bool] = field(default_factory=list)
+    # A report prints figures and sets no goal: its rows pass or miss nothing.
+    report: bool = False
 
     def add(self, ok: bool, *row: Any) -> None:
-        self.rows.append((*row, "pass" if ok else "MISS"))
+        self.rows.append(row if self.report else (*row, "pass" if ok else "MISS"))
         self.passed.append(ok)
 
     def print(self) -> None:
-        header = (*self.header, "goal")
+        header = self.header if self.report else (*self.header, "goal")
         cells = [header] + [tuple(_cell(c) for c in row) for row in self.rows]
         widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-        verdict = f"{sum(self.passed)}/{len(self.passed)} pass"
+        verdict = "reported" if self.report else f"{sum(self.passed)}/{len(self.passed)} pass"
         print(f"\n## {self.name} — {verdict}")
         for i, row in enumerate(cells):
             print(
@@ -126,9 +134,11 @@ def validate(selected: list[Source], analyzer: Analyzer) -> list[Goal]:
     )
     age = Goal("skin age within 12 years of the known age", ("photo", "known", "estimate"))
     spread: dict[str, list[float]] = {}
+    bases: dict[str, Result] = {}
     for source in selected:
         rgb = photo_rgb(source)
         base = analyzer(edits.encode(rgb, "PNG"))
+        bases[source.name] = base
         if isinstance(base, Refused):
             stability.add(False, source.name, "unedited photo refused", 0.0, base["reason"])
             continue
@@ -186,7 +196,114 @@ def validate(selected: list[Source], analyzer: Analyzer) -> list[Goal]:
             )
             got = analyzer.reason(image)
             refusals.add(got == source.expect, source.name, source.expect, got)
-    return [stability, noise, scale, planted, redness, saturation, circles, refusals, age]
+    recaptured, spreads = recapture(selected, bases)
+    goals = [stability, noise, scale, planted, redness, saturation, circles, refusals, age,
+             recaptured]  # fmt: skip
+    return [*goals, fairness(selected, bases, spreads), halves(goals)]
+
+
+def tone_label(result: Result) -> str:
+    if isinstance(result, Refused):
+        return f"refused ({result['reason']})"
+    tone = result["skin_tone"]
+    if tone["confidence"] == "high":
+        return str(tone["category"])
+    return f"{tone['category']} (low: {tone['confidence_reason']['code']})"
+
+
+def recapture(
+    selected: list[Source], bases: dict[str, Result]
+) -> tuple[Goal, dict[str, dict[str, float]]]:
+    """Each person's spread (max - min) of every concern over their unedited photos, and their
+    skin-tone categories, which must agree where the result claims confidence. Also the spreads
+    per person, for the fairness report."""
+    goal = Goal(
+        f"re-capture: a person's photos within {MAX_RECAPTURE_SPREAD:.0f} points, median"
+        f" <= {MEDIAN_RECAPTURE_SPREAD:.0f}, one confident skin-tone category",
+        ("person", "half", "photos", "max spread", "worst", "median", "skin tone"),
+    )
+    spreads: dict[str, dict[str, float]] = {}
+    people = sorted({s.person for s in selected if s.person})
+    for person in people:
+        photos = [s for s in selected if s.person == person]
+        measured = [bases[s.name] for s in photos if not isinstance(bases[s.name], Refused)]
+        if len(photos) < 2:
+            continue
+        table = np.array([[scores(r)[n] for n in CONCERNS] for r in measured]).reshape(-1, 9)
+        ranges = table.max(axis=0) - table.min(axis=0) if len(measured) else np.full(9, np.inf)
+        spreads[person] = dict(zip(CONCERNS, (float(r) for r in ranges), strict=True))
+        confident = {
+            r["skin_tone"]["category"] for r in measured if r["skin_tone"]["confidence"] == "high"
+        }
+        refused = len(measured) < len(photos)
+        ok = not refused and float(ranges.max()) <= MAX_RECAPTURE_SPREAD and len(confident) <= 1
+        tones = ", ".join(tone_label(bases[s.name]) for s in photos)
+        goal.add(ok, person, photos[0].half, len(photos), float(ranges.max()),
+                 CONCERNS[int(ranges.argmax())], float(np.median(ranges)), tones)  # fmt: skip
+    every = [v for person in spreads.values() for v in person.values()]
+    if every:
+        median = float(np.median(every))
+        goal.add(median <= MEDIAN_RECAPTURE_SPREAD, "every person", "both",
+                 sum(len([s for s in selected if s.person == p]) for p in spreads),
+                 max(every), "", median, "")  # fmt: skip
+    return goal, spreads
+
+
+def ita_band(ita: float) -> str:
+    return next(name for bound, name in ITA_BANDS if ita > bound)
+
+
+def fairness(
+    selected: list[Source], bases: dict[str, Result], spreads: dict[str, dict[str, float]]
+) -> Goal:
+    """Per ITA band: how many of the photos that should be measured were refused, and how far
+    a person's figures move between their photos; a bias against a skin tone shows here as a
+    number. A person's band is the median angle of their confidently toned photos (of all their
+    measured photos where none is confident); a person with every photo refused has none."""
+    report = Goal(
+        "fairness: refusals and re-capture spread per skin-tone band (ITA degrees)",
+        ("band", "people", "photos", "refused", "re-captured people", "median spread"),
+        report=True,
+    )
+    bands: dict[str, list[str]] = {}
+    for person in sorted({s.person for s in selected if s.person}):
+        measured = [
+            bases[s.name]
+            for s in selected
+            if s.person == person and not isinstance(bases[s.name], Refused)
+        ]
+        confident = [r for r in measured if r["skin_tone"]["confidence"] == "high"]
+        angles = [r["skin_tone"]["ita_degrees"] for r in (confident or measured)]
+        band = ita_band(float(np.median(angles))) if angles else "unknown (all refused)"
+        bands.setdefault(band, []).append(person)
+    unknown = [name for name in bands if name not in dict(ITA_BANDS).values()]
+    for name in [name for _, name in ITA_BANDS] + unknown:
+        people = bands.get(name, [])
+        photos = [s for s in selected if s.person in people]
+        refused = sum(isinstance(bases[s.name], Refused) for s in photos)
+        moved = [v for p in people if p in spreads for v in spreads[p].values()]
+        report.add(True, name, len(people), len(photos), refused,
+                   sum(p in spreads for p in people),
+                   float(np.median(moved)) if moved else "no re-capture")  # fmt: skip
+    return report
+
+
+def halves(goals: list[Goal]) -> Goal:
+    """Every per-photo goal split by the half its photo is in: the rules were tuned on one."""
+    by_name = {s.name: s.half for s in SOURCES} | {s.person: s.half for s in SOURCES if s.person}
+    report = Goal("the two halves (split by person): tuned on, and only reported on",
+                  ("goal", "tune", "report"), report=True)  # fmt: skip
+    for goal in goals:
+        counts = {"tune": [0, 0], "report": [0, 0]}
+        for row, ok in zip(goal.rows, goal.passed, strict=True):
+            half = by_name.get(str(row[0]))
+            if half:
+                counts[half][0] += ok
+                counts[half][1] += 1
+        if counts["tune"][1] + counts["report"][1]:
+            report.add(True, goal.name.split(":")[0],
+                       *(f"{p}/{n}" for p, n in counts.values()))  # fmt: skip
+    return report
 
 
 def _region_a(result: Result, region: str) -> float:
@@ -225,7 +342,7 @@ def main() -> int:
     goals = validate(selected, Analyzer())
     for goal in goals:
         goal.print()
-    missed = [goal.name for goal in goals if not all(goal.passed)]
+    missed = [goal.name for goal in goals if not goal.report and not all(goal.passed)]
     print("\n" + ("all goals met" if not missed else f"{len(missed)} goals missed"))
     return 1 if missed else 0
 
