@@ -154,6 +154,32 @@ def test_small_upright_face_is_refused_for_its_size_alone(run_analysis):
     assert refused.metadata["reasons"] == "FACE_TOO_SMALL"
 
 
+def on_grey_canvas(rgb: np.ndarray, side: int, scale: float) -> bytes:
+    """A portrait shrunk by `scale` in the middle of a plain grey side x 3/4 side frame, as JPEG."""
+    height, width = rgb.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)[: side * 3 // 4, :side]
+    canvas = np.full((side * 3 // 4, side, 3), 128, np.uint8)
+    top, left = (canvas.shape[0] - small.shape[0]) // 2, (side - small.shape[1]) // 2
+    canvas[top : top + small.shape[0], left : left + small.shape[1]] = small
+    return edits.encode(canvas, "JPEG", quality=92)
+
+
+@pytest.mark.parametrize(
+    ("name", "side", "scale"),
+    [
+        # The detector also found the suit's shoulder (score 0.67): not a second face.
+        pytest.param("biden", 3000, 1.0, id="biden-beside-a-shoulder"),
+        # A face 2 % of the frame wide: only quarter-size tiles show it to the detector.
+        pytest.param("grace_hopper", 3000, 0.35, id="hopper-third-size"),
+        pytest.param("obama", 4000, 0.25, id="obama-quarter-size"),
+    ],
+)
+def test_small_face_on_a_large_plain_canvas_is_too_small(run_analysis, name, side, scale):
+    refused = refusal(run_analysis, on_grey_canvas(rgb_of(name), side, scale))
+    assert refused.reason == "FACE_TOO_SMALL"
+
+
 @pytest.mark.parametrize("name", ["astronaut", "feat_surprise", "feat_single"])
 def test_underexposed_face_is_too_dark(run_analysis, name):
     gain = (2**-2.7) ** (1 / 2.2)  # -2.7 EV, applied to the sRGB values
