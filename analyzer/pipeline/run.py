@@ -12,12 +12,13 @@ from analyzer.pipeline import metrics_color, metrics_structure
 from analyzer.pipeline.canonical import CANONICAL_IPD, canonical_face
 from analyzer.pipeline.decode import decode_photo
 from analyzer.pipeline.face_model import FaceModel
+from analyzer.pipeline.margins import condition, fitted_model, margins
 from analyzer.pipeline.measure_context import build_context
 from analyzer.pipeline.quality import check_lighting_against_sclera, check_quality
 from analyzer.pipeline.rejection import Failure, reject
 from analyzer.pipeline.scores import SCORE_RULES, ageing_signs, region_scores, score, severity
 
-SCHEMA_VERSION = "2.2"
+SCHEMA_VERSION = "2.3"
 ANALYZER_VERSION = "0.2.0"
 # Stage names as the stream reports them, with the share of the work done when each ends.
 STAGES = (("decode", 0.10), ("quality", 0.30), ("landmarks", 0.45), ("regions", 0.55),
@@ -115,7 +116,16 @@ def analyze(
         if name in REGION_SCORED:
             regions = measured[REGION_SCORED[name]]
             concerns[name]["region_scores"] = region_scores(rule, regions)
+    photo_condition = condition(
+        report.figures, face.source_ipd_px, ctx.regions.skin_fractions, ctx.reference.neutral
+    )
+    bands = margins({name: c["score"] for name, c in concerns.items()}, photo_condition)
+    for name, band in bands.items():
+        concerns[name].update(band)
     overall = round(float(np.mean([c["score"] for c in concerns.values()])), 1)
+    # The mean of the margins: the concerns' errors share their causes (light, compression),
+    # so averaging them does not cancel them.
+    overall_margin = round(float(np.mean([b["margin"] for b in bands.values()])), 1)
     done("scores")
     return {
         "schema_version": SCHEMA_VERSION,
@@ -144,7 +154,11 @@ def analyze(
         },
         "concerns": concerns,
         "skin_tone": tone,
-        "overall": {"score": overall, "severity": severity(overall)},
+        "overall": {"score": overall, "severity": severity(overall), "margin": overall_margin},
+        "uncertainty": {
+            "condition": {name: round(value, 3) for name, value in photo_condition.items()},
+            "widening": round(fitted_model().widening(photo_condition), 3),
+        },
         "age_estimate": age.figures(),
         "ageing_signs": ageing_signs(real_age, {name: c["score"] for name, c in concerns.items()}),
         "timings_ms": timings,

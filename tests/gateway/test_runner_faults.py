@@ -172,7 +172,7 @@ class BusyThenDoneAnalyzer(analyzer_pb2_grpc.AnalyzerServiceServicer):
         )
         await self.release.wait()
         result = struct_pb2.Struct()
-        result.update({"schema_version": "2.2", "overall": {"score": 42}})
+        result.update({"schema_version": "2.3", "overall": {"score": 42}})
         self.answered.set()
         yield analyzer_pb2.AnalyzeFaceResponse(result=result)
 
@@ -352,7 +352,7 @@ async def test_intake_with_no_routine_possible_is_503_and_stores_nothing(
         stub = storage_pb2_grpc.TaskStoreServiceStub(channel)
         task = (await stub.CreateTask(storage_pb2.CreateTaskRequest(), metadata=user_md)).task
         result = struct_pb2.Struct()
-        result.update({"schema_version": "2.2", "concerns": {}})
+        result.update({"schema_version": "2.3", "concerns": {}})
         await stub.UpdateTask(
             storage_pb2.UpdateTaskRequest(
                 user_id=user_id, task_id=task.id, status=storage_pb2.TASK_STATUS_SUCCEEDED,

@@ -10,7 +10,7 @@ from google.protobuf import json_format
 from skin.structs import from_struct, to_struct
 
 DOCUMENT = {
-    "schema_version": "2.2",
+    "schema_version": "2.3",
     "count": 3,
     "ratio": 0.25,
     "negative": -7,
