@@ -3,10 +3,12 @@ over the last few, with the caveats the quality figures give when two photos are
 comparable. Pure functions over stored results; the routes in gateway/routes/progress.py feed
 them.
 
-Scores are 0-100 with higher meaning more of the concern, so a falling score is "better". A
-change within NOISE_POINTS is "steady": the calibration set's stability goal is that a mild
-re-take (exposure ±15 %, JPEG q80, a white-balance tint) moves a score by at most that much, so
-a smaller change is not evidence of anything."""
+Scores are 0-100 with higher meaning more of the concern, so a falling score is "better".
+Every score carries a margin (analyzer/pipeline/margins.py): another photo of the unchanged face
+lands within it 9 times in 10, and it is wider for a small, grainy, compressed or badly lit
+photo. A change is seen only when the two photos' bands do not overlap, that is when it exceeds
+the pair's own minimum detectable change (the sum of the two margins); otherwise it is "steady":
+no change you can see from these photos."""
 
 from __future__ import annotations
 
@@ -23,7 +25,10 @@ from pydantic import BaseModel, Field
 
 from skin.intake import CONCERNS
 
-NOISE_POINTS = 10.0
+# A result stored before margins existed (schema < 2.3) is given half the old fixed band, so
+# that a pair of them keeps the 10 points the stability goal was set at.
+LEGACY_MARGIN = 5.0
+NO_VISIBLE_CHANGE = "no change you can see from these photos"
 Direction = Literal["better", "worse", "steady"]
 
 # Which concerns each kind of difference between two photos moves (docs/progress.md).
@@ -50,7 +55,12 @@ class ConcernChange(BaseModel):
     before: float
     after: float
     change: float = Field(description="after - before, in score points.")
+    detectable_change: float = Field(
+        description="The least change these two photos can show: the sum of their margins. "
+        "A smaller change is 'steady'."
+    )
     direction: Direction
+    summary: str = Field(description=f"In words; '{NO_VISIBLE_CHANGE}' when the bands overlap.")
     comparable: bool = Field(description="False when a caveat names this concern.")
 
 
@@ -61,13 +71,13 @@ class Comparison(BaseModel):
     concerns: dict[str, ConcernChange]
     comparable: bool = Field(description="True when no caveat applies.")
     caveats: list[Caveat]
-    noise_points: float = Field(description="Changes smaller than this are 'steady'.")
 
 
 class TrendPoint(BaseModel):
     task_id: str = Field(json_schema_extra={"format": "uuid"})
     created_at: datetime
     score: float
+    margin: float = Field(description="This photo's margin on the score.")
     comparable: bool = Field(description="Whether this photo compares with the latest one.")
 
 
@@ -81,6 +91,10 @@ class ConcernTrend(BaseModel):
     per_30_days: float | None = Field(
         description="The same line's slope per 30 days; null when the points span under a day."
     )
+    detectable_change: float | None = Field(
+        description="The least fitted change the first and latest comparable photos can show "
+        "(the sum of their margins); null with fewer than two."
+    )
     direction: Direction
 
 
@@ -90,7 +104,6 @@ class ProgressReport(BaseModel):
     latest_change: Comparison | None = Field(
         description="The latest analysis against the one before it; null with fewer than two."
     )
-    noise_points: float
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,13 @@ class Snapshot:
     @cached_property
     def scores(self) -> dict[str, float]:
         return {name: float(self.result["concerns"][name]["score"]) for name in CONCERNS}
+
+    @cached_property
+    def margins(self) -> dict[str, float]:
+        concerns = self.result["concerns"]
+        found = {name: concerns[name].get("margin", LEGACY_MARGIN) for name in CONCERNS}
+        found["overall"] = self.result["overall"].get("margin", LEGACY_MARGIN)
+        return {name: float(value) for name, value in found.items()}
 
     @property
     def quality(self) -> dict[str, Any]:
@@ -239,19 +259,34 @@ def caveats(before: Snapshot, after: Snapshot) -> list[Caveat]:
     return [caveat for rule in RULES if (caveat := rule(before, after)) is not None]
 
 
-def direction(change: float | None) -> Direction:
-    if change is None or abs(change) < NOISE_POINTS:
+def direction(change: float | None, detectable: float | None) -> Direction:
+    """ "steady" unless the change exceeds the least change the photos can show."""
+    if change is None or detectable is None or abs(change) <= detectable:
         return "steady"
     return "better" if change < 0 else "worse"
 
 
-def _change(before: float, after: float, comparable: bool) -> ConcernChange:
+def _summary(change: float, detectable: float, comparable: bool) -> str:
+    if not comparable:
+        return "not comparable: the photos differ too much (see the caveats)"
+    if abs(change) <= detectable:
+        return NO_VISIBLE_CHANGE
+    word = "better" if change < 0 else "worse"
+    return f"{word} by {abs(change):.0f} points; these photos show changes over {detectable:.0f}"
+
+
+def _change(
+    before: float, after: float, margins: tuple[float, float], comparable: bool
+) -> ConcernChange:
     change = round(after - before, 1)
+    detectable = round(sum(margins), 1)
     return ConcernChange(
         before=before,
         after=after,
         change=change,
-        direction=direction(change),
+        detectable_change=detectable,
+        direction=direction(change, detectable),
+        summary=_summary(change, detectable, comparable),
         comparable=comparable,
     )
 
@@ -260,14 +295,22 @@ def compare(before: Snapshot, after: Snapshot) -> Comparison:
     found = caveats(before, after)
     blocked = {name for caveat in found for name in caveat.concerns}
     old, new = before.scores, after.scores
+
+    def pair(name: str) -> tuple[float, float]:
+        return before.margins[name], after.margins[name]
+
     return Comparison(
         before=before.ref(),
         after=after.ref(),
-        overall=_change(before.ref().overall_score, after.ref().overall_score, not found),
-        concerns={name: _change(old[name], new[name], name not in blocked) for name in CONCERNS},
+        overall=_change(
+            before.ref().overall_score, after.ref().overall_score, pair("overall"), not found
+        ),
+        concerns={
+            name: _change(old[name], new[name], pair(name), name not in blocked)
+            for name in CONCERNS
+        },
         comparable=not found,
         caveats=found,
-        noise_points=NOISE_POINTS,
     )
 
 
@@ -288,6 +331,7 @@ def trend(
             task_id=snapshot.task_id,
             created_at=snapshot.created_at,
             score=snapshot.scores[concern],
+            margin=snapshot.margins[concern],
             comparable=concern not in blocked,
         )
         for snapshot, blocked in zip(snapshots, incomparable, strict=True)
@@ -297,12 +341,14 @@ def trend(
     slope = theil_sen(list(zip(days, (point.score for point in used), strict=True)))
     span = days[-1] - days[0] if days else 0.0
     fitted = round(slope * span, 1) if slope is not None else None
+    detectable = round(used[0].margin + used[-1].margin, 1) if len(used) > 1 else None
     return ConcernTrend(
         series=series,
         latest=series[-1].score,
         fitted_change=fitted,
         per_30_days=round(slope * 30, 1) if slope is not None and span >= 1 else None,
-        direction=direction(fitted),
+        detectable_change=detectable,
+        direction=direction(fitted, detectable),
     )
 
 
@@ -319,5 +365,4 @@ def report(snapshots: Sequence[Snapshot]) -> ProgressReport:
         if snapshots
         else {},
         latest_change=compare(snapshots[-2], snapshots[-1]) if len(snapshots) > 1 else None,
-        noise_points=NOISE_POINTS,
     )

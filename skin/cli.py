@@ -113,9 +113,11 @@ def score_table(task: dict[str, Any]) -> Table:
     # Most pronounced first: the stored JSON's key order says nothing.
     for name, concern in sorted(concerns.items(), key=lambda item: -item[1].get("score", 0)):
         measured = concern.get("measurement", {})
+        # Results stored before schema 2.3 have no margin.
+        margin = f" ± {concern['margin']:.0f}" if "margin" in concern else ""
         table.add_row(
             name.replace("_", " "),
-            f"{concern.get('score', 0):.0f}",
+            f"{concern.get('score', 0):.0f}{margin}",
             str(concern.get("severity", "")),
             f"{measured.get('value', '')} {measured.get('unit', '')}".strip(),
         )
@@ -129,6 +131,10 @@ def show(task: dict[str, Any], as_json: bool) -> None:
         console.print(f"[bold]task {task['task_id']} failed:[/bold] {task.get('error')}")
     elif task.get("result"):
         console.print(score_table(task))
+        console.print(
+            "± is the margin: another photo of your face taken now would land within it 9 times "
+            "in 10 (wider for a small, grainy, compressed or badly lit photo)."
+        )
         age = (task["result"].get("age_estimate") or {}).get("years")
         if age is not None:
             console.print(f"apparent age from the photo: about {age} years")
@@ -177,8 +183,9 @@ def signed(points: float) -> str:
 def show_comparison(comparison: dict[str, Any]) -> None:
     before, after = comparison["before"], comparison["after"]
     table = Table(title=f"{before['created_at'][:10]} -> {after['created_at'][:10]}")
-    for column in ("concern", "before", "after", "change", "direction", "comparable"):
+    for column in ("concern", "before", "after", "change", "visible past", "direction"):
         table.add_column(column)
+    table.add_column("comparable")
     rows = {"overall": comparison["overall"], **comparison["concerns"]}
     for name, change in rows.items():
         table.add_row(
@@ -186,6 +193,7 @@ def show_comparison(comparison: dict[str, Any]) -> None:
             f"{change['before']:.0f}",
             f"{change['after']:.0f}",
             signed(change["change"]),
+            f"±{change['detectable_change']:.0f}",
             ARROWS[change["direction"]],
             "yes" if change["comparable"] else "[yellow]no[/yellow]",
         )
@@ -198,8 +206,8 @@ def show_caveats(comparison: dict[str, Any]) -> None:
         concerns = ", ".join(name.replace("_", " ") for name in caveat["concerns"])
         console.print(f"[yellow]not comparable[/yellow] ({concerns}): {caveat['message']}")
     console.print(
-        f"Scores are 0-100, higher is more of the concern; a change under "
-        f"{comparison['noise_points']:.0f} points is within what re-taking the photo moves."
+        "Scores are 0-100, higher is more of the concern. A change within 'visible past' (the "
+        "two photos' margins added) is steady: no change you can see from these photos."
     )
 
 
@@ -209,18 +217,19 @@ def show_progress(progress: dict[str, Any]) -> None:
         console.print("no succeeded analyses yet: run `skinctl analyze PHOTO` first")
         return
     table = Table(title=f"your last {len(analyses)} analyses, oldest first")
-    for column in ("concern", "scores", "trend (points)", "direction"):
+    for column in ("concern", "scores", "trend (points)", "visible past", "direction"):
         table.add_column(column)
     for name, trend in progress["concerns"].items():
         scores = " ".join(
             f"{point['score']:.0f}" if point["comparable"] else f"[dim]({point['score']:.0f})[/dim]"
             for point in trend["series"]
         )
-        fitted = trend["fitted_change"]
+        fitted, detectable = trend["fitted_change"], trend["detectable_change"]
         table.add_row(
             name.replace("_", " "),
             scores,
             "" if fitted is None else signed(fitted),
+            "" if detectable is None else f"±{detectable:.0f}",
             ARROWS[trend["direction"]],
         )
     console.print(table)

@@ -272,8 +272,10 @@ function scoreCard(name, concern) {
     "li",
     { class: "card" },
     element("h3", { text: human(name) }),
-    element("p", {}, element("span", { class: "score", text: `${Math.round(concern.score)}` }), " / 100, ",
-      element("span", { text: concern.severity })),
+    element("p", {}, element("span", { class: "score", text: `${Math.round(concern.score)}` }),
+      // Results stored before schema 2.3 carry no margin.
+      concern.margin === undefined ? "" : element("span", { class: "margin", text: ` ± ${Math.round(concern.margin)}` }),
+      " / 100, ", element("span", { text: concern.severity })),
     element("meter", { min: "0", max: "100", value: `${concern.score}`, "aria-label": `${human(name)} score` }),
     element("p", { class: "hint", text: `measured: ${Number(Number(measurement.value).toPrecision(3))} ${measurement.unit}` }),
   );
@@ -296,8 +298,9 @@ function showTask(task, photoUrl) {
     figure.hidden = true;
   }
   const age = result.age_estimate ? `; apparent age from the photo about ${Math.round(result.age_estimate.years)}` : "";
-  $("overall").textContent = `Overall ${Math.round(result.overall.score)} / 100 (${result.overall.severity})${age}. ` +
-    "Higher scores mean more of a concern.";
+  const margin = result.overall.margin === undefined ? "" : ` ± ${Math.round(result.overall.margin)}`;
+  $("overall").textContent = `Overall ${Math.round(result.overall.score)}${margin} / 100 (${result.overall.severity})${age}. ` +
+    "Higher scores mean more of a concern; ± is the margin: another photo taken now would land within it 9 times in 10.";
   // Most pronounced first: the order of the stored JSON says nothing.
   $("score-cards").replaceChildren(
     ...Object.entries(result.concerns)
@@ -492,12 +495,13 @@ function showProgress(progress) {
         element("th", { scope: "row", text: human(name) }),
         element("td", { text: trend.series.map((point) => (point.comparable ? `${Math.round(point.score)}` : `(${Math.round(point.score)})`)).join(" → ") }),
         element("td", { text: trend.fitted_change === null ? "" : `${trend.fitted_change > 0 ? "+" : ""}${trend.fitted_change}` }),
+        element("td", { text: trend.detectable_change === null ? "" : `±${Math.round(trend.detectable_change)}` }),
         directionCell(trend.direction)));
     body.replaceChildren(
       element("table", {}, element("caption", { text: `Your last ${progress.analyses.length} analyses, oldest first; (n) is a photo left out as not comparable` }),
-        element("thead", {}, element("tr", {}, ...["Concern", "Scores", "Trend (points)", "Direction"].map((text) => element("th", { scope: "col", text })))),
+        element("thead", {}, element("tr", {}, ...["Concern", "Scores", "Trend (points)", "Visible past", "Direction"].map((text) => element("th", { scope: "col", text })))),
         element("tbody", {}, ...rows)),
-      element("p", { class: "hint", text: `Changes under ${progress.noise_points} points are steady: re-taking a photo moves scores that much.` }),
+      element("p", { class: "hint", text: "A change within 'visible past' (the margins of the first and latest photo added) is steady: no change you can see from these photos." }),
       ...caveatList(progress.latest_change),
     );
   }
@@ -520,10 +524,11 @@ async function compare(event) {
         element("td", { text: `${Math.round(change.before)}` }),
         element("td", { text: `${Math.round(change.after)}` }),
         element("td", { text: `${change.change > 0 ? "+" : ""}${change.change}` }),
-        directionCell(change.direction, change.comparable)));
+        element("td", { text: `±${Math.round(change.detectable_change)}` }),
+        element("td", { text: change.summary })));
     $("compare-body").replaceChildren(
       element("table", {}, element("caption", { text: `${when(comparison.before.created_at)} against ${when(comparison.after.created_at)}` }),
-        element("thead", {}, element("tr", {}, ...["Concern", "Before", "After", "Change", "Direction"].map((text) => element("th", { scope: "col", text })))),
+        element("thead", {}, element("tr", {}, ...["Concern", "Before", "After", "Change", "Visible past", "What it means"].map((text) => element("th", { scope: "col", text })))),
         element("tbody", {}, ...rows)),
       ...caveatList(comparison));
   } catch (error) {

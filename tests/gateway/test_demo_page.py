@@ -109,6 +109,9 @@ async def test_from_upload_to_routine_in_a_real_browser(
     await expect(page.locator("#overlay circle")).to_have_count(blobs)
     await expect(page.locator("#score-cards .card")).to_have_count(len(result["concerns"]))
     await expect(page.locator("#score-cards")).to_contain_text("measured:")
+    # Every score with its margin, as the result states it.
+    margin = round(result["concerns"]["redness"]["margin"])
+    await expect(page.locator("#score-cards")).to_contain_text(f"± {margin}")
     await page.screenshot(path=SCREENSHOTS / "result.png", full_page=True)
 
     # The intake form is built from the schema; the routine comes back with its reasons.
@@ -132,6 +135,8 @@ async def test_from_upload_to_routine_in_a_real_browser(
     await expect(page.locator("#compare-body table tbody tr")).to_have_count(
         len(result["concerns"]) + 1
     )
+    await expect(page.locator("#compare-body thead")).to_contain_text("Visible past")
+    await expect(page.locator("#compare-body tbody")).to_contain_text("±")
     await page.screenshot(path=SCREENSHOTS / "progress.png", full_page=True)
 
     assert (await serious_accessibility_violations(page)) == []

@@ -59,6 +59,7 @@ async def test_analyze_for_a_person_shows_a_table_of_scores(skinctl, selfie_file
     done = await skinctl("analyze", str(selfie_file))
     assert done.returncode == 0, done.stderr
     assert "concern" in done.stdout and "score" in done.stdout and "redness" in done.stdout
+    assert "±" in done.stdout and "margin" in done.stdout
 
 
 async def test_a_refused_photo_says_why_and_exits_7(skinctl, tmp_path):
@@ -90,6 +91,7 @@ async def test_compare_shows_progress_between_analyses(skinctl, selfie_file, tmp
     pair = await skinctl("compare", first["task_id"], second["task_id"])
     assert pair.returncode == 0, pair.stderr
     assert "redness" in pair.stdout and "not comparable" in pair.stdout  # the light changed
+    assert "visible past" in pair.stdout
     trend = await skinctl("--json", "compare", "--last", "5")
     assert [a["task_id"] for a in json.loads(trend.stdout)["analyses"]] == [
         first["task_id"],

@@ -7,14 +7,22 @@ import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.trends import NOISE_POINTS, Snapshot, direction, report, theil_sen
+from gateway.trends import (
+    LEGACY_MARGIN,
+    NO_VISIBLE_CHANGE,
+    Snapshot,
+    compare,
+    direction,
+    report,
+    theil_sen,
+)
 from skin.intake import CONCERNS
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 RESULT: dict[str, Any] = {
     "analyzer_version": "test",
-    "concerns": {name: {"score": 40.0} for name in CONCERNS},
-    "overall": {"score": 40.0},
+    "concerns": {name: {"score": 40.0, "margin": 4.0} for name in CONCERNS},
+    "overall": {"score": 40.0, "margin": 4.0},
     "face": {"ipd_px": 120.0},
     "color_correction": {"reference": "sclera"},
     "quality": {
@@ -29,9 +37,9 @@ RESULT: dict[str, Any] = {
 }
 
 
-def snapshot(day: float, acne: float, **quality: float) -> Snapshot:
+def snapshot(day: float, acne: float, acne_margin: float = 4.0, **quality: float) -> Snapshot:
     result = copy.deepcopy(RESULT)
-    result["concerns"]["acne"]["score"] = acne
+    result["concerns"]["acne"].update(score=acne, margin=acne_margin)
     result["quality"].update(quality)
     return Snapshot(f"task-{day}", START + timedelta(days=day), result)
 
@@ -42,11 +50,30 @@ def test_theil_sen_ignores_one_outlier():
     assert theil_sen([(1, 10)]) is None
 
 
-def test_changes_within_the_noise_band_are_steady():
-    assert direction(NOISE_POINTS - 0.1) == "steady"
-    assert direction(-NOISE_POINTS) == "better"
-    assert direction(NOISE_POINTS) == "worse"
-    assert direction(None) == "steady"
+def test_a_change_is_seen_only_past_the_pairs_detectable_change():
+    assert direction(7.9, 8.0) == "steady" and direction(8.0, 8.0) == "steady"
+    assert direction(-8.1, 8.0) == "better" and direction(8.1, 8.0) == "worse"
+    assert direction(None, 8.0) == "steady" and direction(30.0, None) == "steady"
+
+
+def test_the_same_change_is_seen_between_clean_photos_and_not_between_poor_ones():
+    clean = compare(snapshot(0, 50, acne_margin=3.0), snapshot(7, 38, acne_margin=3.0))
+    acne = clean.concerns["acne"]
+    assert acne.detectable_change == 6.0 and acne.direction == "better"
+    assert acne.summary.startswith("better by 12")
+    poor = compare(snapshot(0, 50, acne_margin=9.0), snapshot(7, 38, acne_margin=6.0))
+    acne = poor.concerns["acne"]
+    assert acne.detectable_change == 15.0 and acne.direction == "steady"
+    assert acne.summary == NO_VISIBLE_CHANGE
+
+
+def test_results_stored_before_margins_keep_the_old_ten_point_band():
+    old = [snapshot(0, 50), snapshot(7, 41)]
+    for item in old:
+        del item.result["concerns"]["acne"]["margin"]
+    change = compare(*old).concerns["acne"]
+    assert change.detectable_change == 2 * LEGACY_MARGIN == 10.0
+    assert change.direction == "steady"
 
 
 def test_acne_clearing_over_four_weeks_is_better():
@@ -54,7 +81,8 @@ def test_acne_clearing_over_four_weeks_is_better():
     acne = progress.concerns["acne"]
     assert [point.score for point in acne.series] == [70, 60, 52, 30]
     assert acne.direction == "better" and acne.fitted_change is not None
-    assert acne.fitted_change < -NOISE_POINTS and acne.per_30_days is not None
+    assert acne.detectable_change == 8.0 and acne.fitted_change < -8.0
+    assert acne.per_30_days is not None
     assert progress.concerns["redness"].direction == "steady"
     assert progress.latest_change is not None
     assert progress.latest_change.concerns["acne"].change == -22
