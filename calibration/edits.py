@@ -1,8 +1,8 @@
 """Controlled edits of a real photo, each changing one known thing: the camera (exposure, white
 balance, JPEG quality, noise, size) or the skin (planted spots, a flushed cheek, darker
-under-eyes). Skin edits are made in CIELAB, so their size is stated in the units the analyzer
-reports; places are given in the face's own frame (IPD units from the eye centres), found with
-the analyzer's landmark model on the unedited photo."""
+under-eyes, a deeper complexion). Skin edits are made in CIELAB, so their size is stated in the
+units the analyzer reports; places are given in the face's own frame (IPD units from the eye
+centres), found with the analyzer's landmark model on the unedited photo."""
 
 from __future__ import annotations
 
@@ -56,13 +56,18 @@ def pixel_uv(frame: FaceFrame, shape: tuple[int, ...]) -> tuple[np.ndarray, np.n
     return u, v
 
 
-def face_frame(rgb: np.ndarray, model: FaceModel) -> FaceFrame:
-    """The analyzer's own face frame (origin between the iris centres, unit = IPD) of the one
-    face in the photo."""
+def face_landmarks(rgb: np.ndarray, model: FaceModel) -> np.ndarray:
+    """The analyzer's landmarks of the one face in the photo."""
     meshes = model.landmark_sets(rgb)
     if len(meshes) != 1:
         raise ValueError(f"{len(meshes)} faces: edits need exactly one")
-    return regions.face_frame(meshes[0])
+    return meshes[0]
+
+
+def face_frame(rgb: np.ndarray, model: FaceModel) -> FaceFrame:
+    """The analyzer's own face frame (origin between the iris centres, unit = IPD) of the one
+    face in the photo."""
+    return regions.face_frame(face_landmarks(rgb, model))
 
 
 def _lab_edit(rgb: np.ndarray, weight: np.ndarray, delta: tuple[float, float, float]) -> np.ndarray:
@@ -122,3 +127,50 @@ def darken_under_eyes(rgb: np.ndarray, frame: FaceFrame, delta_l: float = 5.0) -
     u, v = pixel_uv(frame, rgb.shape)
     weight = np.maximum(_soft_box(u, v, UNDER_EYE_BOX), _soft_box(-u, v, UNDER_EYE_BOX))
     return _lab_edit(rgb, weight, (-delta_l, 0.0, 0.0))
+
+
+# The eyes are left as they are, grown by this much (IPD) so the sclera keeps its own colour;
+# the edge of the change is soft over SKIN_EDGE_IPD. Both keep the edge inside the margin the
+# analyzer leaves out around the eyes (0.10 IPD) and lips (0.06): an edge in a measured region
+# is a line the wrinkle measure rightly finds.
+EYE_GROW_IPD = 0.03
+SKIN_EDGE_IPD = 0.015
+SKIN_TOP_V = -1.15  # IPD above the eyes
+SKIN_BEYOND_OUTLINE_IPD = 0.06
+
+
+def darken_skin(
+    rgb: np.ndarray, landmarks: np.ndarray, lightness: float = 0.75, delta_b: float = 6.0
+) -> np.ndarray:
+    """A deeper complexion in the same light: the face's skin (inside the face's outline, eyes
+    and lips excluded, so the whites of the eyes keep their colour) as if it reflected less.
+    L* + 16 is multiplied by `lightness` (so luminance by its cube) and a* and b* with it, as a
+    darker reflectance scales a fold's shading rather than subtracting from it; then b* rises by
+    delta_b, the yellow-brown of more melanin."""
+    frame = regions.face_frame(landmarks)
+    points = landmarks[:, :2]
+    mask = np.zeros(rgb.shape[:2], np.uint8)
+    # The mesh's outline stops below the hairline, and the analyzer's forehead reaches higher:
+    # the change reaches into the hair, so its edge is no line across the forehead.
+    outline = points[FaceModel.contour("FACE_OVAL")]
+    top = np.array([frame.to_image(u, SKIN_TOP_V) for u in (-0.8, 0.0, 0.8)])
+    face = cv2.convexHull(np.round(np.vstack([outline, top])).astype(np.int32))
+    cv2.fillPoly(mask, [face], (1,))
+    # Past the outline too, so the soft edge falls outside the skin the analyzer measures.
+    reach = max(1, round(SKIN_BEYOND_OUTLINE_IPD * frame.ipd))
+    cv2.polylines(mask, [face], True, (1,), thickness=2 * reach + 1)
+    grow = max(1, round(EYE_GROW_IPD * frame.ipd))
+    for name in ("LEFT_EYE", "RIGHT_EYE", "LIPS"):
+        hull = cv2.convexHull(np.round(points[FaceModel.contour(name)]).astype(np.int32))
+        cv2.fillPoly(mask, [hull], (0,))
+        if name != "LIPS":
+            cv2.polylines(mask, [hull], True, (0,), thickness=2 * grow + 1)
+    weight = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), SKIN_EDGE_IPD * frame.ipd)
+    lab = np.asarray(cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab))
+    darker = lab.copy()
+    darker[..., 0] = (lab[..., 0] + 16.0) * lightness - 16.0
+    darker[..., 1] = lab[..., 1] * lightness
+    darker[..., 2] = lab[..., 2] * lightness + delta_b
+    mixed = lab + weight[..., None] * (darker - lab)
+    out = cv2.cvtColor(mixed.astype(np.float32), cv2.COLOR_Lab2RGB)
+    return np.clip(np.round(out * 255), 0, 255).astype(np.uint8)

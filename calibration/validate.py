@@ -41,6 +41,13 @@ MAX_RECAPTURE_SPREAD = 15.0  # score points between a person's photos, every con
 MEDIAN_RECAPTURE_SPREAD = 8.0  # over every person and concern
 # Margins (issue 19): another reading of the unchanged face lands inside a photo's band.
 MARGIN_COVERAGE = 0.90  # of the moves, on each half
+# A deeper complexion in good light (issue 19): the skin of each light portrait (ITA above 41,
+# its tone confidently read) as if it reflected less, L* + 16 x 0.75 and b* + 6 (about 50
+# degrees of ITA lower, light to brown), must not be refused as too dark, and must move no
+# concern but tone unevenness by more than MAX_CAMERA_MOVE.
+DARKER_SKIN = (0.75, 6.0)
+TONE_CONCERNS = ("tone_unevenness",)
+LIGHT_PORTRAIT_ITA = 41.0
 # ITA bands of the fairness report (degrees; Del Bino et al. 2006 categories, merged in pairs).
 ITA_BANDS = ((41.0, "above 41 (very light, light)"), (10.0, "10 to 41 (intermediate, tan)"),
              (-30.0, "-30 to 10 (brown)"), (-np.inf, "below -30 (dark)"))  # fmt: skip
@@ -144,6 +151,11 @@ def validate(selected: list[Source], analyzer: Analyzer) -> list[Goal]:
         "dark circles: under-eyes 5 L* darker raise the score >= 10", ("photo", "before", "after")
     )
     age = Goal("skin age within 12 years of the known age", ("photo", "known", "estimate"))
+    darker = Goal(
+        "darker skin: a light portrait's skin 50 degrees of ITA darker, in the same light, is"
+        " not too dark and moves no concern but tone unevenness > 10",
+        ("photo", "ITA before", "ITA after", "got", "move", "worst"),
+    )
     spread: dict[str, list[float]] = {}
     bases: dict[str, Result] = {}
     for source in selected:
@@ -188,6 +200,20 @@ def validate(selected: list[Source], analyzer: Analyzer) -> list[Goal]:
         shadowed = analyzer(edits.encode(edits.darken_under_eyes(rgb, frame), "PNG"))
         before, after = scores(base)["dark_circles"], scores(shadowed)["dark_circles"]
         circles.add(after - before >= DARK_CIRCLE_RISE, source.name, before, after)
+        tone = base["skin_tone"]
+        if tone["confidence"] == "high" and tone["ita_degrees"] > LIGHT_PORTRAIT_ITA:
+            deeper = analyzer(
+                edits.encode(
+                    edits.darken_skin(rgb, edits.face_landmarks(rgb, analyzer.model), *DARKER_SKIN),
+                    "PNG",
+                )
+            )
+            others = [c for c in CONCERNS if c not in TONE_CONCERNS]
+            move, worst = largest_move(base, deeper, others)
+            got = deeper["reason"] if isinstance(deeper, Refused) else "accept"
+            ita = "" if isinstance(deeper, Refused) else deeper["skin_tone"]["ita_degrees"]
+            darker.add(got == "accept" and move <= MAX_CAMERA_MOVE, source.name,
+                       tone["ita_degrees"], ita, got, move, worst)  # fmt: skip
         if source.age is not None:
             estimate = _age_estimate(base)
             ok = estimate is not None and abs(estimate - source.age) <= SKIN_AGE_ERROR
@@ -209,7 +235,7 @@ def validate(selected: list[Source], analyzer: Analyzer) -> list[Goal]:
             refusals.add(got == source.expect, source.name, source.expect, got)
     recaptured, spreads = recapture(selected, bases)
     goals = [stability, noise, scale, planted, redness, saturation, circles, refusals, age,
-             recaptured]  # fmt: skip
+             darker, recaptured]  # fmt: skip
     return [
         *goals,
         margin_coverage(selected, analyzer),

@@ -112,12 +112,19 @@ def _tone_confidence(reference: ColourReference) -> dict[str, Any]:
     return {"confidence": "low" if reason else "high", "confidence_reason": reason}
 
 
+# Dark circles are scored as the L* difference their luminance ratio makes on skin of this L*
+# (a light skin's): the same shadow or pigment is fewer L* on a darker skin, since L* + 16
+# scales with the cube root of reflectance; the ratio does not.
+DARK_CIRCLE_REFERENCE_L = 65.0
+
+
 def dark_circles(ctx: MeasureContext) -> dict[str, Any]:
     """How much darker the under-eye is than the cheek band just below it, per side: median L*
     of the band minus median L* of the under-eye (L* units), with the a* and b* differences
     (under-eye minus band) that tell a brown (b* up) from a bluish-purple (b* down) kind. The
-    reference is the same person's skin a few millimetres lower, so skin tone and the photo's
-    light cancel."""
+    reference is the same person's skin a few millimetres lower, so the photo's light cancels;
+    the score's figure, `relative_delta_l_star`, is that difference as a ratio of the band's
+    L* + 16, restated on a skin of L* 65, so that skin tone cancels too."""
     lab, regions = ctx.lab, ctx.regions
     sides: dict[str, dict[str, float]] = {}
     for side, sign in (("left", 1.0), ("right", -1.0)):
@@ -127,8 +134,10 @@ def dark_circles(ctx: MeasureContext) -> dict[str, Any]:
         if np.count_nonzero(eye) < 20 or np.count_nonzero(band) < 20:
             continue
         under, below = np.median(lab[eye], axis=0), np.median(lab[band], axis=0)
+        relative = (below[0] - under[0]) / max(below[0] + 16.0, 1.0)
         sides[side] = {
             "delta_l_star": round(float(below[0] - under[0]), 2),
+            "relative_delta_l_star": round(float(relative * (DARK_CIRCLE_REFERENCE_L + 16.0)), 2),
             "delta_a_star": round(float(under[1] - below[1]), 2),
             "delta_b_star": round(float(under[2] - below[2]), 2),
         }
@@ -139,6 +148,7 @@ def dark_circles(ctx: MeasureContext) -> dict[str, Any]:
     delta_b = mean("delta_b_star")
     return {
         "delta_l_star": mean("delta_l_star"),
+        "relative_delta_l_star": mean("relative_delta_l_star"),
         "delta_a_star": mean("delta_a_star"),
         "delta_b_star": delta_b,
         "kind": "brown" if delta_b > 1.0 else "bluish" if delta_b < -1.0 else "shadow",

@@ -30,7 +30,9 @@ SCORE_RULES: dict[str, ScoreRule] = {
     "texture": ScoreRule("band_pass_std", 5.0, 35.0, "100 ln luminance"),
     "wrinkles": ScoreRule("line_fraction", 0.005, 0.40, "share of pixels on a line"),
     "shine": ScoreRule("t_zone_highlight_fraction", 0.0, 0.3, "share of T-zone"),
-    "dark_circles": ScoreRule("delta_l_star", -4.0, 10.0, "L* units"),
+    # `full` 12, not 10: restated on L* 65 skin, the dim photo of a 70-year-old reads 8.7, and
+    # the goal's under-eyes 5 L* darker must still have room to show.
+    "dark_circles": ScoreRule("relative_delta_l_star", -4.0, 12.0, "L* units on skin of L* 65"),
     "tone_unevenness": ScoreRule("blotch_std", 10.0, 55.0, "100 ln luminance"),
 }
 SEVERITY = ((20, "minimal"), (40, "mild"), (60, "moderate"), (80, "marked"), (101, "severe"))

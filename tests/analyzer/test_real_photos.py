@@ -290,3 +290,19 @@ def test_skin_tone_in_a_dim_room_says_its_confidence_is_low(run_analysis, baseli
     tone = baseline(run_analysis, baselines, "obama_full_length")["skin_tone"]
     assert tone["confidence"] == "low", tone
     assert tone["confidence_reason"]["code"] == "DIM_LIGHT"
+
+
+@pytest.mark.parametrize("name", ["obama_speaking", "feat_turned15", "feat_happy"])
+def test_a_deeper_complexion_in_the_same_light_is_measured_like_the_light_one(
+    run_analysis, baselines, face_model, name
+):
+    # The skin alone as if it reflected less (L* + 16 x 0.75, b* + 6), the whites of the eyes
+    # unchanged: the tone falls by tens of degrees, the photo is not "too dark", and the
+    # concerns that are not about tone stay where they were.
+    rgb = rgb_of(name)
+    before = baseline(run_analysis, baselines, name)
+    darker = run_analysis(png(edits.darken_skin(rgb, edits.face_landmarks(rgb, face_model))))
+    assert darker["skin_tone"]["ita_degrees"] < before["skin_tone"]["ita_degrees"] - 30
+    old, new = scores(before), scores(darker)
+    moves = {c: abs(new[c] - old[c]) for c in old if c != "tone_unevenness"}
+    assert max(moves.values()) <= MAX_CAMERA_MOVE, moves
