@@ -36,7 +36,13 @@ MAD_STRIDE = 4
 # (a papule is mostly redder, a pigment spot mostly darker); otherwise a dark blob is a spot.
 ACNE_MIN_A_RISE = 3.0
 ACNE_A_PER_L = 0.5
+# The naming is soft over this many a* units either side of each rule's edge: a lesion whose
+# colour sits on an edge counts half as acne and half as a spot, so a re-encode that nudges its
+# a* moves the scores a little instead of moving a whole lesion from one concern to the other.
+ACNE_COLOUR_SOFTNESS = 1.5
 BACKGROUND_SIGMA = 0.2  # IPD: the local skin a blob is compared with
+# A blob counts fully only this many radii (plus a pixel) inside the skin mask's edge.
+EDGE_FADE_RADII = 2.0
 MAX_ELONGATION = 3.0  # longer than wide by more than this: a line (wrinkle, hair), not a blob
 PORE_SIGMA = (0.010, 0.030)  # band of the difference of Gaussians, IPD units
 PORE_THRESHOLD = 5.0  # darker than the surroundings at pore scale (100 ln units, ~5%)
@@ -108,11 +114,15 @@ def scale_space_blobs(
         values = responses[k].reshape(-1)[sample]
         spread = 1.4826 * float(np.median(np.abs(values - np.median(values))))
         noise_floor = max(cfar_sigmas * spread, 1e-6)
-        strength = np.minimum(core / min_contrast, responses[k] / noise_floor)
+        radius = float(sigmas[k] * np.sqrt(2))
+        # Near the mask's edge a blob fades out instead of stopping at a line: there a shadow
+        # of the eye, the nostril or the jaw is cut by the edge, and a landmark that moves by a
+        # pixel must not turn it into a whole lesion.
+        edge = np.clip((inside - radius) / (EDGE_FADE_RADII * radius + 1.0), 0.0, 1.0)
+        strength = np.minimum(core / min_contrast, responses[k] / noise_floor) * edge
         strong = strength >= SOFT_FLOOR
         neighbours = spatial_max[max(0, k - 1) : k + 2]
         is_max = responses[k] >= np.maximum.reduce(neighbours)
-        radius = float(sigmas[k] * np.sqrt(2))
         ys, xs = np.nonzero(is_max & strong & (inside >= radius + 1) & border)
         if not len(ys):
             continue
@@ -202,9 +212,11 @@ def spots_and_acne(ctx: MeasureContext) -> tuple[dict[str, Any], dict[str, Any]]
     def shifted(blobs: list[Blob]) -> list[Blob]:
         return [replace(b, x=b.x + x0, y=b.y + y0) for b in blobs]
 
-    def is_red(blob: Blob) -> bool:
+    def redness(blob: Blob) -> float:
+        """How far the blob's colour is acne's (1) rather than a spot's (0); 0.5 on an edge."""
         dl, da, db = _lab_rise(ctx, blob)
-        return bool(da >= ACNE_MIN_A_RISE and da > db and da >= ACNE_A_PER_L * -dl)
+        margins = (da - ACNE_MIN_A_RISE, da - db, da - ACNE_A_PER_L * -dl)
+        return float(np.clip(0.5 + min(margins) / (2 * ACNE_COLOUR_SOFTNESS), 0.0, 1.0))
 
     def same_place(a: Blob, b: Blob) -> bool:
         return bool(np.hypot(a.x - b.x, a.y - b.y) <= max(a.radius, b.radius))
@@ -219,24 +231,36 @@ def spots_and_acne(ctx: MeasureContext) -> tuple[dict[str, Any], dict[str, Any]]
         redder, colour, ctx.ipd, ACNE_DIAMETERS, ACNE_CONTRAST, ACNE_CFAR_SIGMAS,
         finest_radius=chroma_pixel,
     ))  # fmt: skip
-    # A lesion found by both detectors is one lesion, named once by its colour.
-    acne = [b for b in red if is_red(b)]
-    spots = [
-        b for b in dark if not is_red(b) and not any(same_place(b, a) for a in acne if a.found)
-    ]
+    # A lesion found by both detectors is one lesion, named once by the colour measured on
+    # its dark detection (which of the two passed its threshold is no evidence of colour),
+    # and counted with the stronger of the two.
+    spots: list[tuple[Blob, float]] = []
+    acne: list[tuple[Blob, float]] = []
+    paired: set[int] = set()
+    for blob in dark:
+        share = redness(blob)
+        twin = next((i for i, r in enumerate(red) if same_place(blob, r)), None)
+        if twin is not None:
+            paired.add(twin)
+            blob = max(blob, red[twin], key=lambda b: b.strength)
+        spots.append((blob, 1.0 - share))
+        acne.append((blob, share))
+    acne += [(blob, redness(blob)) for i, blob in enumerate(red) if i not in paired]
     skin_px = max(np.count_nonzero(skin), 1)
     return _blob_summary(ctx, spots, skin_px), _blob_summary(ctx, acne, skin_px, spots=False)
 
 
 def _blob_summary(
-    ctx: MeasureContext, blobs: list[Blob], skin_px: int, spots: bool = True
+    ctx: MeasureContext, named: list[tuple[Blob, float]], skin_px: int, spots: bool = True
 ) -> dict[str, Any]:
-    """Findings (past both thresholds) are counted and located; every candidate adds its
-    weight to the weighted count."""
-    found = [b for b in blobs if b.found]
+    """`named` pairs each candidate with the share of it that is this concern's. Findings
+    (past both thresholds, more this concern's than the other's) are counted and located;
+    every candidate adds its weight times its share to the weighted count."""
+    # On the edge (0.5) a lesion is listed once, as a spot.
+    found = [b for b, share in named if b.found and (share >= 0.5 if spots else share > 0.5)]
     summary: dict[str, Any] = {
         "count": len(found),
-        "weighted_count": round(sum(_weight(b) for b in blobs), 2),
+        "weighted_count": round(sum(_weight(b) * share for b, share in named), 2),
     }
     if spots:
         summary["area_fraction"] = round(sum(np.pi * b.radius**2 for b in found) / skin_px, 5)
