@@ -64,6 +64,27 @@ def test_light_colour_and_exposure_move_no_score_more_than_10(run_analysis, base
     assert max(moves.values()) <= MAX_CAMERA_MOVE, moves
 
 
+@pytest.mark.parametrize(
+    ("name", "edit"),
+    [
+        # A re-encode that nudged a papule's colour moved it from acne to spots (+15).
+        pytest.param("obama", lambda rgb: edits.encode(rgb, quality=80), id="obama-jpeg-q80"),
+        pytest.param(
+            "obama", lambda rgb: png(edits.gain(rgb, 0.92, 1.0, 1.08)), id="obama-cooler-light"
+        ),
+        # A shadow cut by the skin mask's edge became a whole spot when a landmark moved (+20).
+        pytest.param(
+            "grace_hopper", lambda rgb: png(edits.gain(rgb, 1.15, 1.15, 1.15)), id="hopper-x1.15"
+        ),
+    ],
+)
+def test_spots_and_acne_hold_under_a_re_encode_and_the_light(run_analysis, baselines, name, edit):
+    before = scores(baseline(run_analysis, baselines, name))
+    after = scores(run_analysis(edit(rgb_of(name))))
+    moves = {concern: abs(after[concern] - before[concern]) for concern in ("spots", "acne")}
+    assert max(moves.values()) <= MAX_CAMERA_MOVE, moves
+
+
 @pytest.mark.parametrize("name", ["feat_surprise", "feat_happy"])
 def test_photo_size_does_not_change_the_scores(run_analysis, name):
     small, large = (
