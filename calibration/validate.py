@@ -129,7 +129,9 @@ def largest_move(a: Result, b: Result, names: Iterable[str] | None = None) -> tu
 CAMERA_EDITS: dict[str, Callable[[np.ndarray], bytes]] = {
     "bright x0.85": lambda rgb: edits.encode(edits.gain(rgb, 0.85, 0.85, 0.85), "PNG"),
     "bright x1.15": lambda rgb: edits.encode(edits.gain(rgb, 1.15, 1.15, 1.15), "PNG"),
+    "jpeg q75": lambda rgb: edits.encode(rgb, quality=75),
     "jpeg q80": lambda rgb: edits.encode(rgb, quality=80),
+    "jpeg q95": lambda rgb: edits.encode(rgb, quality=95),
     "wb warm": lambda rgb: edits.encode(edits.gain(rgb, 1.08, 1.0, 0.92), "PNG"),
     "wb cool": lambda rgb: edits.encode(edits.gain(rgb, 0.92, 1.0, 1.08), "PNG"),
 }
