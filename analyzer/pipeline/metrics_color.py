@@ -10,6 +10,7 @@ import numpy as np
 from analyzer.pipeline.color_reference import ColourReference
 from analyzer.pipeline.limits import QUALITY_LIMITS
 from analyzer.pipeline.measure_context import MeasureContext, masked_blur, per_region, smooth
+from analyzer.pipeline.shading import fit_shading
 
 # Individual Typology Angle categories (Chardon et al. 1991; Del Bino et al. 2006), degrees.
 ITA_CATEGORIES = (
@@ -118,26 +119,48 @@ def _tone_confidence(reference: ColourReference) -> dict[str, Any]:
 DARK_CIRCLE_REFERENCE_L = 65.0
 
 
+def _as_reference_l(log_ratio: float) -> float:
+    """A luminance ratio (100 ln units, band over under-eye) as the L* difference it makes on
+    skin of DARK_CIRCLE_REFERENCE_L: L* + 16 goes with the cube root of luminance."""
+    return (DARK_CIRCLE_REFERENCE_L + 16.0) * (1.0 - math.exp(-log_ratio / 300.0))
+
+
 def dark_circles(ctx: MeasureContext) -> dict[str, Any]:
     """How much darker the under-eye is than the cheek band just below it, per side: median L*
     of the band minus median L* of the under-eye (L* units), with the a* and b* differences
-    (under-eye minus band) that tell a brown (b* up) from a bluish-purple (b* down) kind. The
-    reference is the same person's skin a few millimetres lower, so the photo's light cancels;
-    the score's figure, `relative_delta_l_star`, is that difference as a ratio of the band's
-    L* + 16, restated on a skin of L* 65, so that skin tone cancels too."""
+    (under-eye minus band) that tell a brown (b* up) from a bluish-purple (b* down) kind.
+
+    The score's figure, `corrected_delta_l_star`, is the luminance ratio of the two bands with
+    what the face's shape makes of this photo's light taken out (analyzer/pipeline/shading.py:
+    the shading fitted on the rest of the skin, predicted on both bands), restated as L* on a
+    skin of L* 65: so neither the light's direction nor the skin's tone moves it, and a stage
+    light from above no longer reads as dark circles. `shading_delta_l_star` is the part taken
+    out (negative where the shape should have made the under-eye the lighter)."""
     lab, regions = ctx.lab, ctx.regions
-    sides: dict[str, dict[str, float]] = {}
+    boxes = {}
     for side, sign in (("left", 1.0), ("right", -1.0)):
         u0, u1 = UNDER_EYE_U
         eye = regions.box_mask(_mirror((u0, u1, *UNDER_EYE_V), sign))
         band = regions.box_mask(_mirror((u0, u1, *CHEEK_BAND_V), sign))
-        if np.count_nonzero(eye) < 20 or np.count_nonzero(band) < 20:
-            continue
+        if np.count_nonzero(eye) >= 20 and np.count_nonzero(band) >= 20:
+            boxes[side] = (eye, band)
+    leave_out = np.zeros(regions.skin.shape, bool)
+    for eye, _ in boxes.values():
+        leave_out |= eye
+    shading = fit_shading(ctx.log_luminance, regions.skin, ctx.face.landmarks, ctx.ipd, leave_out)
+    sides: dict[str, dict[str, float]] = {}
+    for side, (eye, band) in boxes.items():
         under, below = np.median(lab[eye], axis=0), np.median(lab[band], axis=0)
-        relative = (below[0] - under[0]) / max(below[0] + 16.0, 1.0)
+        measured = float(np.median(ctx.log_luminance[band]) - np.median(ctx.log_luminance[eye]))
+        expected = (
+            float(np.median(shading.predicted(band)) - np.median(shading.predicted(eye)))
+            if shading is not None
+            else 0.0
+        )
         sides[side] = {
             "delta_l_star": round(float(below[0] - under[0]), 2),
-            "relative_delta_l_star": round(float(relative * (DARK_CIRCLE_REFERENCE_L + 16.0)), 2),
+            "shading_delta_l_star": round(_as_reference_l(expected), 2),
+            "corrected_delta_l_star": round(_as_reference_l(measured - expected), 2),
             "delta_a_star": round(float(under[1] - below[1]), 2),
             "delta_b_star": round(float(under[2] - below[2]), 2),
         }
@@ -148,7 +171,8 @@ def dark_circles(ctx: MeasureContext) -> dict[str, Any]:
     delta_b = mean("delta_b_star")
     return {
         "delta_l_star": mean("delta_l_star"),
-        "relative_delta_l_star": mean("relative_delta_l_star"),
+        "shading_delta_l_star": mean("shading_delta_l_star"),
+        "corrected_delta_l_star": mean("corrected_delta_l_star"),
         "delta_a_star": mean("delta_a_star"),
         "delta_b_star": delta_b,
         "kind": "brown" if delta_b > 1.0 else "bluish" if delta_b < -1.0 else "shadow",

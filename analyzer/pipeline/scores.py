@@ -30,9 +30,10 @@ SCORE_RULES: dict[str, ScoreRule] = {
     "texture": ScoreRule("band_pass_std", 5.0, 35.0, "100 ln luminance"),
     "wrinkles": ScoreRule("line_fraction", 0.005, 0.40, "share of pixels on a line"),
     "shine": ScoreRule("t_zone_highlight_fraction", 0.0, 0.3, "share of T-zone"),
-    # `full` 12, not 10: restated on L* 65 skin, the dim photo of a 70-year-old reads 8.7, and
-    # the goal's under-eyes 5 L* darker must still have room to show.
-    "dark_circles": ScoreRule("relative_delta_l_star", -4.0, 12.0, "L* units on skin of L* 65"),
+    # 0: the under-eye as light, against the band below, as the face's shape in this light
+    # predicts; 16: above the most marked calibration face (9.4) with room for the goal's
+    # under-eyes 5 L* darker (+4 to +6) to show.
+    "dark_circles": ScoreRule("corrected_delta_l_star", 0.0, 16.0, "L* units on skin of L* 65"),
     "tone_unevenness": ScoreRule("blotch_std", 10.0, 55.0, "100 ln luminance"),
 }
 SEVERITY = ((20, "minimal"), (40, "mild"), (60, "moderate"), (80, "marked"), (101, "severe"))
