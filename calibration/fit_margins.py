@@ -1,12 +1,12 @@
 """`python -m calibration.fit_margins`: fits the score margins (analyzer/pipeline/margins.py) on
 the tuning half of the calibration set and writes analyzer/pipeline/margin_model.json.
 
-For a choice of weights, each concern's base is the 90th percentile of move / widening over the
-tuning half's observations, so 90 % of them fall inside by construction; the weights are those
-that make the bands narrowest on average (coordinate search over a small grid). A person's other
-real photos weigh as much in that percentile as all the camera edits together: they are what a
-re-take really is, and there are far fewer of them. The other half is not read here: `make
-validate` checks the stored model on it."""
+For a choice of weights, each concern's base is the larger of two 90th percentiles of move /
+widening over the tuning half: one over the camera edits, one over a person's other real photos,
+so 90 % of each kind fall inside by construction (the real re-captures are few, but they are
+what a re-take really is, and pooled with the edits they would be outvoted). The weights are
+those that make the bands narrowest on average (coordinate search over a small grid). The other
+half is not read here: `make validate` checks the stored model on it."""
 
 from __future__ import annotations
 
@@ -30,32 +30,25 @@ WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 PASSES = 3
 
 
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, share: float) -> float:
-    """The smallest value that `share` of the weight lies at or below."""
-    order = np.argsort(values)
-    cumulative = np.cumsum(weights[order]) / weights.sum()
-    return float(values[order][np.searchsorted(cumulative, share - 1e-12)])
-
-
 def fit(found: list[Observation], coverage: float = COVERAGE) -> MarginModel:
     factors = sorted(condition_of(found[0].photo))
     conditions = np.array([[condition_of(o.photo)[f] for f in factors] for o in found])
     moves = np.array([o.move for o in found])
     concern_of = np.array([o.concern for o in found])
     recaptured = np.array([o.kind == "re-capture" for o in found])
-    weight = np.ones(len(found))
-    for c in CONCERNS:
-        own = concern_of == c
-        if (own & recaptured).any():
-            weight[own & recaptured] = (own & ~recaptured).sum() / (own & recaptured).sum()
 
     def model_for(weights: np.ndarray) -> tuple[MarginModel, float]:
         widening = 1.0 + conditions @ weights
         ratios = moves / widening
-        base = {
-            c: weighted_quantile(ratios[concern_of == c], weight[concern_of == c], coverage)
-            for c in CONCERNS
-        }
+        base = {}
+        for c in CONCERNS:
+            own = concern_of == c
+            # Each kind of re-take held on its own: the edits, and the real re-captures.
+            base[c] = max(
+                float(np.quantile(ratios[own & kind], coverage, method="higher"))
+                for kind in (recaptured, ~recaptured)
+                if (own & kind).any()
+            )
         model = MarginModel(FLOOR, base, dict(zip(factors, map(float, weights), strict=True)))
         margins = np.maximum(FLOOR, np.array([base[c] for c in concern_of]) * widening)
         return model, float(margins.mean())
