@@ -7,6 +7,7 @@ centres), found with the analyzer's landmark model on the unedited photo."""
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -45,6 +46,19 @@ def add_noise(rgb: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
 def rescale(rgb: np.ndarray, factor: float) -> np.ndarray:
     size = (round(rgb.shape[1] * factor), round(rgb.shape[0] * factor))
     return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))
+
+
+# The camera edits a re-take may bring (exposure, compression, the light's colour): the
+# stability goal of `make validate`, and part of what the margins are fitted on.
+CAMERA_EDITS: dict[str, Callable[[np.ndarray], bytes]] = {
+    "bright x0.85": lambda rgb: encode(gain(rgb, 0.85, 0.85, 0.85), "PNG"),
+    "bright x1.15": lambda rgb: encode(gain(rgb, 1.15, 1.15, 1.15), "PNG"),
+    "jpeg q75": lambda rgb: encode(rgb, quality=75),
+    "jpeg q80": lambda rgb: encode(rgb, quality=80),
+    "jpeg q95": lambda rgb: encode(rgb, quality=95),
+    "wb warm": lambda rgb: encode(gain(rgb, 1.08, 1.0, 0.92), "PNG"),
+    "wb cool": lambda rgb: encode(gain(rgb, 0.92, 1.0, 1.08), "PNG"),
+}
 
 
 def pixel_uv(frame: FaceFrame, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -155,16 +169,15 @@ def darken_skin(
     outline = points[FaceModel.contour("FACE_OVAL")]
     top = np.array([frame.to_image(u, SKIN_TOP_V) for u in (-0.8, 0.0, 0.8)])
     face = cv2.convexHull(np.round(np.vstack([outline, top])).astype(np.int32))
-    cv2.fillPoly(mask, [face], (1,))
     # Past the outline too, so the soft edge falls outside the skin the analyzer measures.
-    reach = max(1, round(SKIN_BEYOND_OUTLINE_IPD * frame.ipd))
-    cv2.polylines(mask, [face], True, (1,), thickness=2 * reach + 1)
+    regions.fill_grown(mask, face, max(1, round(SKIN_BEYOND_OUTLINE_IPD * frame.ipd)), 1)
     grow = max(1, round(EYE_GROW_IPD * frame.ipd))
     for name in ("LEFT_EYE", "RIGHT_EYE", "LIPS"):
         hull = cv2.convexHull(np.round(points[FaceModel.contour(name)]).astype(np.int32))
-        cv2.fillPoly(mask, [hull], (0,))
-        if name != "LIPS":
-            cv2.polylines(mask, [hull], True, (0,), thickness=2 * grow + 1)
+        if name == "LIPS":
+            cv2.fillPoly(mask, [hull], (0,))
+        else:
+            regions.fill_grown(mask, hull, grow, 0)
     weight = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), SKIN_EDGE_IPD * frame.ipd)
     lab = np.asarray(cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab))
     darker = lab.copy()

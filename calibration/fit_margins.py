@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from analyzer.pipeline.margins import MarginModel
-from calibration.margin_data import CONCERNS, Observation, condition_of, measure, observations
+from calibration.margin_data import Observation, condition_of, measure, observations
 from calibration.sources import portraits
-from calibration.validate import Analyzer, Refused
+from calibration.validate import Analyzer
+from skin.intake import CONCERNS
 
 MODEL_FILE = Path(__file__).resolve().parent.parent / "analyzer" / "pipeline" / "margin_model.json"
 COVERAGE = 0.90
@@ -70,14 +71,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dry-run", action="store_true", help="print the fit, write nothing")
     args = parser.parse_args()
-    analyzer = Analyzer()
-
-    def analyze(image: bytes) -> dict | None:
-        result = analyzer(image)
-        return None if isinstance(result, Refused) else result
-
     tuning = [s for s in portraits() if s.half == "tune"]
-    found = observations(measure(tuning, analyze))
+    found = observations(measure(tuning, Analyzer().accepted))
     model = fit(found)
     print(f"fitted on {len(tuning)} photos, {len(found)} observations, coverage {COVERAGE:.0%}")
     print("weights: " + ", ".join(f"{k} {v:g}" for k, v in model.weights.items()))

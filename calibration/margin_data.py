@@ -13,24 +13,18 @@ import numpy as np
 
 from calibration import edits
 from calibration.sources import Source, photo_rgb
+from skin.intake import CONCERNS
 
 Result = dict[str, Any]
-CONCERNS = ("redness", "spots", "acne", "pores", "texture", "wrinkles", "shine", "dark_circles",
-            "tone_unevenness")  # fmt: skip
 
-# Re-takes of an unchanged face: light level and colour, compression, grain, a smaller face;
-# a dim room and a messaging app's re-compression too, so the margins also widen over the
-# range of photos the analyzer accepts, not only over mild re-takes.
+# Re-takes of an unchanged face: the stability goal's camera edits (light level and colour,
+# compression), grain and a smaller face; a dim room and a messaging app's re-compression too,
+# so the margins also widen over the range of photos the analyzer accepts, not only over mild
+# re-takes.
 MARGIN_EDITS: dict[str, Callable[[np.ndarray], bytes]] = {
+    **edits.CAMERA_EDITS,
     "bright x0.6": lambda rgb: edits.encode(edits.gain(rgb, 0.6, 0.6, 0.6), "PNG"),
-    "bright x0.85": lambda rgb: edits.encode(edits.gain(rgb, 0.85, 0.85, 0.85), "PNG"),
-    "bright x1.15": lambda rgb: edits.encode(edits.gain(rgb, 1.15, 1.15, 1.15), "PNG"),
-    "wb warm": lambda rgb: edits.encode(edits.gain(rgb, 1.08, 1.0, 0.92), "PNG"),
-    "wb cool": lambda rgb: edits.encode(edits.gain(rgb, 0.92, 1.0, 1.08), "PNG"),
     "jpeg q40": lambda rgb: edits.encode(rgb, quality=40),
-    "jpeg q75": lambda rgb: edits.encode(rgb, quality=75),
-    "jpeg q80": lambda rgb: edits.encode(rgb, quality=80),
-    "jpeg q95": lambda rgb: edits.encode(rgb, quality=95),
     "noise 3, q92": lambda rgb: edits.encode(edits.add_noise(rgb, 3.0), quality=92),
     "half size, q92": lambda rgb: edits.encode(edits.rescale(rgb, 0.5), quality=92),
 }

@@ -11,22 +11,22 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from analyzer.pipeline.face_model import FaceModel
+from analyzer.pipeline.regions import face_frame
 from analyzer.pipeline.rejection import PhotoRejected
 from analyzer.pipeline.run import analyze
 from calibration import edits
 from calibration.margin_data import covered, measure, observations
 from calibration.sources import SOURCES, Source, photo_bytes, photo_rgb, portraits
+from skin.intake import CONCERNS
 
 Result = dict[str, Any]
-CONCERNS = ("redness", "spots", "acne", "pores", "texture", "wrinkles", "shine", "dark_circles",
-            "tone_unevenness")  # fmt: skip
 # The goals (issue 8), as data.
 MAX_CAMERA_MOVE = 10.0  # score points an edit of the camera may move any concern
 PLANTED_FOUND = 8  # of 10 spots, found within SPOT_TOLERANCE_IPD of where they were planted
@@ -101,6 +101,11 @@ class Analyzer:
                 self._seen[key] = Refused(str(exc.reason))
         return self._seen[key]
 
+    def accepted(self, image: bytes) -> Result | None:
+        """The result, or None where the photo was refused."""
+        result = self(image)
+        return None if isinstance(result, Refused) else result
+
     def reason(self, image: bytes) -> str:
         result = self(image)
         return result["reason"] if isinstance(result, Refused) else "accept"
@@ -124,17 +129,6 @@ def largest_move(a: Result, b: Result, names: Iterable[str] | None = None) -> tu
     moves = {name: abs(sa[name] - sb[name]) for name in (names or sa)}
     worst = max(moves, key=lambda n: moves[n])
     return moves[worst], worst
-
-
-CAMERA_EDITS: dict[str, Callable[[np.ndarray], bytes]] = {
-    "bright x0.85": lambda rgb: edits.encode(edits.gain(rgb, 0.85, 0.85, 0.85), "PNG"),
-    "bright x1.15": lambda rgb: edits.encode(edits.gain(rgb, 1.15, 1.15, 1.15), "PNG"),
-    "jpeg q75": lambda rgb: edits.encode(rgb, quality=75),
-    "jpeg q80": lambda rgb: edits.encode(rgb, quality=80),
-    "jpeg q95": lambda rgb: edits.encode(rgb, quality=95),
-    "wb warm": lambda rgb: edits.encode(edits.gain(rgb, 1.08, 1.0, 0.92), "PNG"),
-    "wb cool": lambda rgb: edits.encode(edits.gain(rgb, 0.92, 1.0, 1.08), "PNG"),
-}
 
 
 def validate(selected: list[Source], analyzer: Analyzer) -> list[Goal]:
@@ -169,7 +163,7 @@ def validate(selected: list[Source], analyzer: Analyzer) -> list[Goal]:
             continue
         for name, value in scores(base).items():
             spread.setdefault(name, []).append(value)
-        for edit, make in CAMERA_EDITS.items():
+        for edit, make in edits.CAMERA_EDITS.items():
             move, worst = largest_move(base, analyzer(make(rgb)))
             stability.add(move <= MAX_CAMERA_MOVE, source.name, edit, move, worst)
         noisy = analyzer(edits.encode(edits.add_noise(rgb, 3.0), quality=92))
@@ -185,7 +179,8 @@ def validate(selected: list[Source], analyzer: Analyzer) -> list[Goal]:
         ranges = table.max(axis=0) - table.min(axis=0)
         scale.add(float(ranges.max()) <= MAX_CAMERA_MOVE, source.name, float(ranges.max()),
                   list(scores(base))[int(ranges.argmax())])  # fmt: skip
-        frame = edits.face_frame(rgb, analyzer.model)
+        landmarks = edits.face_landmarks(rgb, analyzer.model)
+        frame = face_frame(landmarks)
         spotted = analyzer(edits.encode(edits.plant_spots(rgb, frame), "PNG"))
         found, as_acne = _planted_found(spotted, edits.spot_centres(frame), frame.ipd)
         planted.add(
@@ -206,7 +201,7 @@ def validate(selected: list[Source], analyzer: Analyzer) -> list[Goal]:
         if tone["confidence"] == "high" and tone["ita_degrees"] > LIGHT_PORTRAIT_ITA:
             deeper = analyzer(
                 edits.encode(
-                    edits.darken_skin(rgb, edits.face_landmarks(rgb, analyzer.model), *DARKER_SKIN),
+                    edits.darken_skin(rgb, landmarks, *DARKER_SKIN),
                     "PNG",
                 )
             )
@@ -255,11 +250,7 @@ def margin_coverage(selected: list[Source], analyzer: Analyzer) -> Goal:
         ("half", "kind", "moves", "inside", "median margin", "worst concern"),
     )
 
-    def analyze(image: bytes) -> Result | None:
-        result = analyzer(image)
-        return None if isinstance(result, Refused) else result
-
-    found = observations(measure(selected, analyze))
+    found = observations(measure(selected, analyzer.accepted))
     for half in ("tune", "report"):
         for kind in ("edit", "re-capture", "all"):
             group = [o for o in found if o.half == half and kind in ("all", o.kind)]

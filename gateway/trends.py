@@ -266,13 +266,12 @@ def direction(change: float | None, detectable: float | None) -> Direction:
     return "better" if change < 0 else "worse"
 
 
-def _summary(change: float, detectable: float, comparable: bool) -> str:
+def _summary(seen: Direction, change: float, detectable: float, comparable: bool) -> str:
     if not comparable:
         return "not comparable: the photos differ too much (see the caveats)"
-    if abs(change) <= detectable:
+    if seen == "steady":
         return NO_VISIBLE_CHANGE
-    word = "better" if change < 0 else "worse"
-    return f"{word} by {abs(change):.0f} points; these photos show changes over {detectable:.0f}"
+    return f"{seen} by {abs(change):.0f} points; these photos show changes over {detectable:.0f}"
 
 
 def _change(
@@ -280,13 +279,14 @@ def _change(
 ) -> ConcernChange:
     change = round(after - before, 1)
     detectable = round(sum(margins), 1)
+    seen = direction(change, detectable)
     return ConcernChange(
         before=before,
         after=after,
         change=change,
         detectable_change=detectable,
-        direction=direction(change, detectable),
-        summary=_summary(change, detectable, comparable),
+        direction=seen,
+        summary=_summary(seen, change, detectable, comparable),
         comparable=comparable,
     )
 

@@ -183,9 +183,16 @@ def signed(points: float) -> str:
 def show_comparison(comparison: dict[str, Any]) -> None:
     before, after = comparison["before"], comparison["after"]
     table = Table(title=f"{before['created_at'][:10]} -> {after['created_at'][:10]}")
-    for column in ("concern", "before", "after", "change", "visible past", "direction"):
+    for column in (
+        "concern",
+        "before",
+        "after",
+        "change",
+        "visible past",
+        "direction",
+        "comparable",
+    ):
         table.add_column(column)
-    table.add_column("comparable")
     rows = {"overall": comparison["overall"], **comparison["concerns"]}
     for name, change in rows.items():
         table.add_row(

@@ -112,6 +112,14 @@ def _strand_energy(lightness: np.ndarray, ipd: float) -> np.ndarray:
     return np.sqrt(np.maximum(pooled, 0.0))
 
 
+def fill_grown(mask: np.ndarray, hull: np.ndarray, radius: int, value: int) -> None:
+    """Sets to `value` the pixels of a convex shape grown by a disc of `radius`: the shape plus
+    its outline drawn 2r+1 thick (OpenCV draws thick lines with round joints), far cheaper than
+    a morphological dilation."""
+    cv2.fillPoly(mask, [hull], (value,))
+    cv2.polylines(mask, [hull], True, (value,), thickness=2 * radius + 1)
+
+
 def build_regions(
     rgb: np.ndarray, lab: np.ndarray, landmarks: np.ndarray, inside: np.ndarray | None = None
 ) -> FaceRegions:
@@ -128,11 +136,7 @@ def build_regions(
     grown = np.zeros(shape, np.uint8)
     for name, grow in EXCLUDED_CONTOURS.items():
         hull = cv2.convexHull(np.round(points[fm.FaceModel.contour(name)]).astype(np.int32))
-        radius = max(1, round(grow * frame.ipd))
-        # A convex shape grown by a disc: the shape plus its outline drawn 2r+1 thick (OpenCV
-        # draws thick lines with round joints), far cheaper than a morphological dilation.
-        cv2.fillPoly(grown, [hull], (1,))
-        cv2.polylines(grown, [hull], True, (1,), thickness=2 * radius + 1)
+        fill_grown(grown, hull, max(1, round(grow * frame.ipd)), 1)
     excluded |= grown.astype(bool)
     allowed = domain & ~excluded
     if inside is not None:

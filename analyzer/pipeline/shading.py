@@ -81,9 +81,10 @@ def fit_shading(
     design = np.column_stack([np.ones(len(ys)), normals[ys, xs]])
     values = log_luminance[ys, xs].astype(np.float64)
     keep = np.ones(len(ys), bool)
-    for _ in range(TRIM_PASSES + 1):
-        coefficients, *_ = np.linalg.lstsq(design[keep], values[keep], rcond=None)
+    coefficients, *_ = np.linalg.lstsq(design, values, rcond=None)
+    for _ in range(TRIM_PASSES):
         residuals = values - design @ coefficients
         spread = 1.4826 * float(np.median(np.abs(residuals[keep])))
         keep = np.abs(residuals) <= TRIM_DEVIATIONS * max(spread, 1e-6)
+        coefficients, *_ = np.linalg.lstsq(design[keep], values[keep], rcond=None)
     return Shading(coefficients=coefficients, normals=normals)
