@@ -226,7 +226,7 @@ def validate(selected: list[Source], analyzer: Analyzer) -> list[Goal]:
     for source in SOURCES:
         if source.expect != "accept":
             image = (
-                edits.encode(photo_rgb(source), "PNG") if source.upscale_to else photo_bytes(source)
+                edits.encode(photo_rgb(source), "PNG") if source.reframed else photo_bytes(source)
             )
             got = analyzer.reason(image)
             refusals.add(got == source.expect, source.name, source.expect, got)
@@ -262,8 +262,10 @@ def margin_coverage(selected: list[Source], analyzer: Analyzer) -> Goal:
             }
             worst = min(by_concern, key=lambda c: by_concern[c])
             margins = [o.photo["concerns"][o.concern]["margin"] for o in group]
+            # Each kind on its own, as the fit holds them: the many edits must not hide a miss
+            # on the few real re-captures.
             goal.add(
-                kind != "all" or share >= MARGIN_COVERAGE,
+                share >= MARGIN_COVERAGE,
                 half,
                 kind,
                 len(group),

@@ -30,6 +30,9 @@ BLOCKY_EXCESS = 0.5  # jpeg_blockiness above 1 (no visible grid): a q75 re-save 
 DIM_LIGHTNESS, BRIGHT_LIGHTNESS, LIGHTNESS_STEP = 45.0, 80.0, 20.0  # face L*, median
 TURNED_DEGREES = 20.0  # |yaw| + |pitch|
 CLIPPED_SHARE = 0.02  # share of the face blown out to white
+# Share of the skin with one channel at the top of the scale (a warm face in strong light clips
+# red first): colour ratios are read on the rest, a subset that an exposure change reshuffles.
+COLOUR_CLIPPED_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,14 @@ def fitted_model() -> MarginModel:
 
 
 def condition(
-    quality: dict[str, Any], ipd_px: float, skin_fractions: dict[str, float], neutral_light: bool
+    quality: dict[str, Any],
+    ipd_px: float,
+    skin_fractions: dict[str, float],
+    neutral_light: bool,
+    colour_readable: float = 1.0,
 ) -> dict[str, float]:
-    """The photo's condition figures, each 0 when good (see the module's docstring)."""
+    """The photo's condition figures, each 0 when good (see the module's docstring).
+    `colour_readable` is the share of the skin with no channel clipped."""
     lightness = float(quality["face_lightness"])
     skin = list(skin_fractions.values())
     return {
@@ -66,6 +74,7 @@ def condition(
         "light": max(0.0, DIM_LIGHTNESS - lightness, lightness - BRIGHT_LIGHTNESS) / LIGHTNESS_STEP
         + float(quality["clipped_fraction"]) / CLIPPED_SHARE,
         "light_colour": 0.0 if neutral_light else 1.0,
+        "colour_clipped": max(0.0, 1.0 - colour_readable) / COLOUR_CLIPPED_SHARE,
         "pose": (abs(float(quality["yaw_degrees"])) + abs(float(quality["pitch_degrees"])))
         / TURNED_DEGREES,
         # Hair, glasses or a beard over a region leave fewer pixels to measure.

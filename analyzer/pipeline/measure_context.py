@@ -45,6 +45,13 @@ class MeasureContext:
         return self.face.ipd
 
     @property
+    def colour_readable(self) -> float:
+        """The share of the skin whose colour can be read (no channel clipped)."""
+        return float(np.count_nonzero(self.colour_skin)) / max(
+            1, int(np.count_nonzero(self.regions.skin))
+        )
+
+    @property
     def mm_per_pixel(self) -> float:
         return MEAN_IPD_MM / self.face.ipd
 

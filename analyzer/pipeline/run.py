@@ -18,7 +18,7 @@ from analyzer.pipeline.quality import check_lighting_against_sclera, check_quali
 from analyzer.pipeline.rejection import Failure, reject
 from analyzer.pipeline.scores import SCORE_RULES, ageing_signs, region_scores, score, severity
 
-SCHEMA_VERSION = "2.3"
+SCHEMA_VERSION = "2.4"
 ANALYZER_VERSION = "0.2.0"
 # Stage names as the stream reports them, with the share of the work done when each ends.
 STAGES = (("decode", 0.10), ("quality", 0.30), ("landmarks", 0.45), ("regions", 0.55),
@@ -117,7 +117,11 @@ def analyze(
             regions = measured[REGION_SCORED[name]]
             concerns[name]["region_scores"] = region_scores(rule, regions)
     photo_condition = condition(
-        report.figures, face.source_ipd_px, ctx.regions.skin_fractions, ctx.reference.neutral
+        report.figures,
+        face.source_ipd_px,
+        ctx.regions.skin_fractions,
+        ctx.reference.neutral,
+        colour_readable=ctx.colour_readable,
     )
     bands = margins({name: c["score"] for name, c in concerns.items()}, photo_condition)
     for name, band in bands.items():

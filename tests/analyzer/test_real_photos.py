@@ -150,7 +150,7 @@ def test_skin_fractions_are_shares(run_analysis, baselines):
     "source", [s for s in SOURCES if s.expect != "accept"], ids=lambda s: s.name
 )
 def test_calibration_refusals_have_the_right_reason(run_analysis, source: Source):
-    image = png(photo_rgb(source)) if source.upscale_to else photo_bytes(source)
+    image = png(photo_rgb(source)) if source.reframed else photo_bytes(source)
     assert refusal(run_analysis, image).reason == source.expect
 
 
