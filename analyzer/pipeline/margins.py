@@ -60,7 +60,7 @@ def condition(
     ipd_px: float,
     skin_fractions: dict[str, float],
     neutral_light: bool,
-    colour_readable: float = 1.0,
+    colour_readable: float,
 ) -> dict[str, float]:
     """The photo's condition figures, each 0 when good (see the module's docstring).
     `colour_readable` is the share of the skin with no channel clipped."""
