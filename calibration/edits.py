@@ -143,6 +143,18 @@ def darken_under_eyes(rgb: np.ndarray, frame: FaceFrame, delta_l: float = 5.0) -
     return _lab_edit(rgb, weight, (-delta_l, 0.0, 0.0))
 
 
+# The cheek just below the under-eye, which a smile lifts into the light.
+CHEEK_APPLE_BOX = (0.22, 0.78, 0.40, 0.60)
+
+
+def lift_cheek_apples(rgb: np.ndarray, frame: FaceFrame, delta_l: float = 6.0) -> np.ndarray:
+    """Both cheeks just below the under-eyes lighter, as a smile bulges them toward the light:
+    the under-eyes themselves do not change."""
+    u, v = pixel_uv(frame, rgb.shape)
+    weight = np.maximum(_soft_box(u, v, CHEEK_APPLE_BOX), _soft_box(-u, v, CHEEK_APPLE_BOX))
+    return _lab_edit(rgb, weight, (delta_l, 0.0, 0.0))
+
+
 # The eyes are left as they are, grown by this much (IPD) so the sclera keeps its own colour;
 # the edge of the change is soft over SKIN_EDGE_IPD. Both keep the edge inside the margin the
 # analyzer leaves out around the eyes (0.10 IPD) and lips (0.06): an edge in a measured region

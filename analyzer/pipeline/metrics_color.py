@@ -126,16 +126,20 @@ def _as_reference_l(log_ratio: float) -> float:
 
 
 def dark_circles(ctx: MeasureContext) -> dict[str, Any]:
-    """How much darker the under-eye is than the cheek band just below it, per side: median L*
-    of the band minus median L* of the under-eye (L* units), with the a* and b* differences
-    (under-eye minus band) that tell a brown (b* up) from a bluish-purple (b* down) kind.
+    """How much darker the under-eye is than the rest of the face's skin would be there, per
+    side. `delta_l_star` is the plain difference: median L* of the cheek band just below the
+    under-eye minus median L* of the under-eye. The a* and b* differences (under-eye minus band)
+    tell a brown (b* up) from a bluish-purple (b* down) kind.
 
-    The score's figure, `corrected_delta_l_star`, is the luminance ratio of the two bands with
-    what the face's shape makes of this photo's light taken out (analyzer/pipeline/shading.py:
-    the shading fitted on the rest of the skin, predicted on both bands), restated as L* on a
-    skin of L* 65: so neither the light's direction nor the skin's tone moves it, and a stage
-    light from above no longer reads as dark circles. `shading_delta_l_star` is the part taken
-    out (negative where the shape should have made the under-eye the lighter)."""
+    The score's figure, `corrected_delta_l_star`, compares the under-eye with the whole face
+    rather than with the one band below it: the face's shading in this photo's light is fitted
+    on all skin but the under-eyes (analyzer/pipeline/shading.py), and the figure is how far
+    the under-eye's luminance falls below that fit, less how far the rest of the skin does,
+    restated as L* on a skin of L* 65. So neither the light's direction nor the skin's tone
+    moves it, a stage light from above does not read as dark circles, and a smile that lifts
+    the cheek below into the light does not either (one band is one expression's bulge; the
+    whole face is not). `shading_delta_l_star` is what the fit expected of band over under-eye
+    (negative where the shape should have made the under-eye the lighter)."""
     lab, regions = ctx.lab, ctx.regions
     boxes = {}
     for side, sign in (("left", 1.0), ("right", -1.0)):
@@ -148,19 +152,26 @@ def dark_circles(ctx: MeasureContext) -> dict[str, Any]:
     for eye, _ in boxes.values():
         leave_out |= eye
     shading = fit_shading(ctx.log_luminance, regions.skin, ctx.face.landmarks, ctx.ipd, leave_out)
+    face_residual = 0.0
+    rest = regions.skin & ~leave_out
+    if shading is not None and rest.any():
+        face_residual = float(np.median(ctx.log_luminance[rest] - shading.predicted(rest)))
     sides: dict[str, dict[str, float]] = {}
     for side, (eye, band) in boxes.items():
         under, below = np.median(lab[eye], axis=0), np.median(lab[band], axis=0)
-        measured = float(np.median(ctx.log_luminance[band]) - np.median(ctx.log_luminance[eye]))
-        expected = (
-            float(np.median(shading.predicted(band)) - np.median(shading.predicted(eye)))
-            if shading is not None
-            else 0.0
-        )
+        if shading is not None:
+            eye_residual = float(np.median(ctx.log_luminance[eye] - shading.predicted(eye)))
+            below_the_face = face_residual - eye_residual
+            expected = float(np.median(shading.predicted(band)) - np.median(shading.predicted(eye)))
+        else:
+            below_the_face = float(
+                np.median(ctx.log_luminance[band]) - np.median(ctx.log_luminance[eye])
+            )
+            expected = 0.0
         sides[side] = {
             "delta_l_star": round(float(below[0] - under[0]), 2),
             "shading_delta_l_star": round(_as_reference_l(expected), 2),
-            "corrected_delta_l_star": round(_as_reference_l(measured - expected), 2),
+            "corrected_delta_l_star": round(_as_reference_l(below_the_face), 2),
             "delta_a_star": round(float(under[1] - below[1]), 2),
             "delta_b_star": round(float(under[2] - below[2]), 2),
         }

@@ -30,10 +30,10 @@ SCORE_RULES: dict[str, ScoreRule] = {
     "texture": ScoreRule("band_pass_std", 5.0, 35.0, "100 ln luminance"),
     "wrinkles": ScoreRule("line_fraction", 0.005, 0.40, "share of pixels on a line"),
     "shine": ScoreRule("t_zone_highlight_fraction", 0.0, 0.3, "share of T-zone"),
-    # 0: the under-eye as light, against the band below, as the face's shape in this light
-    # predicts; 16: above the most marked calibration face (9.4) with room for the goal's
-    # under-eyes 5 L* darker (+4 to +6) to show.
-    "dark_circles": ScoreRule("corrected_delta_l_star", 0.0, 16.0, "L* units on skin of L* 65"),
+    # -4: an under-eye 4 L* lighter than the rest of the face makes of it in this light (the
+    # lightest calibration faces, concealer on two of them, measure -3.7 to -2); 12: above the
+    # most marked calibration face (10.4) with room for the goal's under-eyes 5 L* darker.
+    "dark_circles": ScoreRule("corrected_delta_l_star", -4.0, 12.0, "L* units on skin of L* 65"),
     "tone_unevenness": ScoreRule("blotch_std", 10.0, 55.0, "100 ln luminance"),
 }
 SEVERITY = ((20, "minimal"), (40, "mild"), (60, "moderate"), (80, "marked"), (101, "severe"))

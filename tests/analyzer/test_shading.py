@@ -68,3 +68,18 @@ def test_light_from_above_is_taken_out_of_dark_circles(run_analysis, face_model)
     assert raw_move > 1.0, raw_move  # the relighting did reach the measure
     assert corrected_move < 0.5 * raw_move, (corrected_move, raw_move)
     assert abs(after["score"] - before["score"]) <= 10.0
+
+
+def test_a_cheek_lifted_into_the_light_is_not_a_dark_circle(run_analysis, face_model):
+    # A smile bulges the cheek just below the under-eye into the light. The under-eye is what
+    # it was, so its dark-circle figure must not follow the cheek (it did while the under-eye
+    # was compared with that one band: a smiling video frame scored 46 points above the same
+    # man's neutral frame).
+    rgb = photo_rgb(BY_NAME["feat_surprise"])
+    frame = face_frame(face_model.landmark_sets(rgb)[0])
+    lifted = edits.lift_cheek_apples(rgb, frame, delta_l=6.0)
+    before = run_analysis(edits.encode(rgb, "PNG"))["concerns"]["dark_circles"]
+    after = run_analysis(edits.encode(lifted, "PNG"))["concerns"]["dark_circles"]
+    raw_move = after["details"]["delta_l_star"] - before["details"]["delta_l_star"]
+    assert raw_move > 3.0, raw_move  # the band below the under-eye did get lighter
+    assert abs(after["score"] - before["score"]) <= 8.0, (before["score"], after["score"])
