@@ -143,6 +143,20 @@ def darken_under_eyes(rgb: np.ndarray, frame: FaceFrame, delta_l: float = 5.0) -
     return _lab_edit(rgb, weight, (-delta_l, 0.0, 0.0))
 
 
+def warm_light_from_one_side(
+    rgb: np.ndarray, frame: FaceFrame, strength: float = 0.08
+) -> np.ndarray:
+    """A warm lamp on the subject's left and a cool window on the right: red gains and blue
+    loses by `strength` per IPD toward the subject's left (8-bit values, green untouched), a
+    smooth gradient of light colour across the face that is not in the skin."""
+    u, _ = pixel_uv(frame, rgb.shape)
+    tilt = np.clip(strength * u, -0.25, 0.25)
+    out = rgb.astype(np.float32)
+    out[..., 0] *= 1.0 + tilt
+    out[..., 2] *= 1.0 - tilt
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
 # The cheek just below the under-eye, which a smile lifts into the light.
 CHEEK_APPLE_BOX = (0.22, 0.78, 0.40, 0.60)
 

@@ -10,6 +10,7 @@ import numpy as np
 from analyzer.pipeline.color_reference import ColourReference
 from analyzer.pipeline.limits import QUALITY_LIMITS
 from analyzer.pipeline.measure_context import MeasureContext, masked_blur, per_region, smooth
+from analyzer.pipeline.regions import FaceFrame
 from analyzer.pipeline.shading import fit_shading
 
 # Individual Typology Angle categories (Chardon et al. 1991; Del Bino et al. 2006), degrees.
@@ -24,6 +25,9 @@ ITA_CATEGORIES = (
 # Redness: EI smoothed over 1 % of the IPD (~0.6 mm), against the face's 20th percentile.
 REDNESS_SMOOTHING = 0.01
 REDNESS_BASELINE_PERCENTILE = 20.0
+# The light's side-to-side EI gradient: a robust straight fit (passes, trim in robust sigmas).
+GRADIENT_FIT_PASSES = 3
+GRADIENT_TRIM_DEVIATIONS = 2.5
 # Shine: a pixel is a highlight to the degree it is lighter than its neighbourhood (from 10 to
 # 30 in 100 ln luminance, ~4 to 12 L* on light skin) and less red (erythema index 2 to 8 below).
 SHINE_NEIGHBOURHOOD = 0.15
@@ -41,19 +45,68 @@ def redness(ctx: MeasureContext) -> dict[str, Any]:
     (Yamamoto et al. 2008), lightly smoothed against pixel noise, minus the face's baseline (its
     20th percentile over all skin). A white-balance or exposure change adds the same constant to
     every pixel's EI, so the excess does not see it; a skin tone is the baseline, not redness.
+
+    Two lights of different colour, one from each side (a window and a lamp), add a gradient of
+    EI across the face that is not in the skin: it is fitted as a straight slope from one side
+    of the face to the other and taken out. The slope is fitted on the skin outside the cheeks
+    and nasolabial folds (forehead, temples, nose, under-eyes, chin), robustly, so a flush on
+    one cheek, the commonest one-sided redness, stays redness. Only the side-to-side slope:
+    the face's own redness is much the same on both sides, but not from brow to chin (cheeks
+    and nose are redder than the forehead).
+
     The measure is the mean positive excess over the skin. Per region: the median excess, and
     the median CIELAB a* of the photo as taken."""
     skin = ctx.colour_skin
     erythema = smooth(ctx.erythema, REDNESS_SMOOTHING * ctx.ipd)
+    masks = ctx.regions.masks
+    flush = (
+        masks["left_cheek"]
+        | masks["right_cheek"]
+        | masks["left_nasolabial"]
+        | masks["right_nasolabial"]
+    )
+    slope = _side_to_side_slope(erythema, skin & ~flush, ctx.regions.frame)
+    u = _frame_u(ctx.regions.frame, erythema.shape)
+    erythema = erythema - slope * u
     baseline = float(np.percentile(erythema[skin], REDNESS_BASELINE_PERCENTILE))
     excess = erythema - baseline
     return {
         "erythema_excess": round(float(np.maximum(excess[skin], 0).mean()), 2),
         "baseline_erythema_index": round(baseline, 1),
+        "light_gradient": round(slope, 1),
         "median_a_star": round(float(np.median(ctx.lab[..., 1][skin])), 2),
         "excess_regions": per_region(excess, ctx, np.median, within=skin),
         "regions": per_region(ctx.lab[..., 1], ctx, np.median, within=skin),
     }
+
+
+def _frame_u(frame: FaceFrame, shape: tuple[int, ...]) -> np.ndarray:
+    """Each pixel's position along the eye line, in IPD from the face's centre."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
+    return (
+        (xx - frame.origin[0]) * frame.x_axis[0] + (yy - frame.origin[1]) * frame.x_axis[1]
+    ) / frame.ipd
+
+
+def _side_to_side_slope(values: np.ndarray, skin: np.ndarray, frame: FaceFrame) -> float:
+    """The slope (units per IPD along the eye line) of a straight fit to `values` over `skin`,
+    refitted twice without the pixels past 2.5 robust deviations (a red patch, a highlight)."""
+    ys, xs = np.nonzero(skin)
+    if len(ys) < 50:
+        return 0.0
+    u = ((xs - frame.origin[0]) * frame.x_axis[0] + (ys - frame.origin[1]) * frame.x_axis[1]) / (
+        frame.ipd
+    )
+    design = np.column_stack([np.ones_like(u), u])
+    observed = values[ys, xs].astype(np.float64)
+    keep = np.ones(len(observed), bool)
+    coefficients = np.zeros(2)
+    for _ in range(GRADIENT_FIT_PASSES):
+        coefficients, *_ = np.linalg.lstsq(design[keep], observed[keep], rcond=None)
+        residuals = observed - design @ coefficients
+        spread = 1.4826 * float(np.median(np.abs(residuals[keep])))
+        keep = np.abs(residuals) <= GRADIENT_TRIM_DEVIATIONS * max(spread, 1e-6)
+    return float(coefficients[1])
 
 
 def tone_evenness(ctx: MeasureContext) -> dict[str, Any]:

@@ -130,6 +130,23 @@ def test_a_flushed_cheek_raises_that_cheeks_redness_only(run_analysis, face_mode
     fractions = [r["regions"]["forehead"]["skin_fraction"] for r in (before, after)]
     assert abs(fractions[0] - fractions[1]) <= 0.01
     assert after["concerns"]["redness"]["score"] > before["concerns"]["redness"]["score"]
+    # A flush on one cheek is redness, not a second light: the light's side-to-side gradient
+    # (fitted outside the cheeks) does not follow it.
+    gradients = [r["concerns"]["redness"]["details"]["light_gradient"] for r in (before, after)]
+    assert abs(gradients[1] - gradients[0]) <= 1.0, gradients
+
+
+@pytest.mark.parametrize("name", ["astronaut", "feat_happy", "obama"])
+def test_light_of_two_colours_from_two_sides_is_not_redness(
+    run_analysis, face_model, baselines, name
+):
+    # A warm lamp on one side, a cool window on the other: the skin is what it was.
+    rgb = rgb_of(name)
+    frame = edits.face_frame(rgb, face_model)
+    before = baseline(run_analysis, baselines, name)["concerns"]["redness"]
+    after = run_analysis(png(edits.warm_light_from_one_side(rgb, frame)))["concerns"]["redness"]
+    assert after["details"]["light_gradient"] - before["details"]["light_gradient"] > 5.0
+    assert abs(after["score"] - before["score"]) <= 5.0, (before["score"], after["score"])
 
 
 @pytest.mark.parametrize("name", ["grace_hopper", "feat_single"])
