@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analyzer.pipeline.margins import MarginModel
+from analyzer.pipeline.margins import ITA_MARGIN, MarginModel
 from calibration.margin_data import Observation, condition_of, measure, observations
 from calibration.sources import portraits
 from calibration.validate import Analyzer
@@ -32,6 +32,22 @@ PASSES = 3
 
 
 def fit(found: list[Observation], coverage: float = COVERAGE) -> MarginModel:
+    """The concerns' scores choose the weights; the skin tone's angle (in degrees, another
+    scale) then gets its base under those weights."""
+    model = _fit_scores([o for o in found if o.concern in CONCERNS], coverage)
+    tone = [o for o in found if o.concern == ITA_MARGIN]
+    if tone:
+        ratios = np.array([o.move / model.widening(condition_of(o.photo)) for o in tone])
+        kinds = np.array([o.kind == "re-capture" for o in tone])
+        model.base[ITA_MARGIN] = max(
+            float(np.quantile(ratios[kinds == k], coverage, method="higher"))
+            for k in (True, False)
+            if (kinds == k).any()
+        )
+    return model
+
+
+def _fit_scores(found: list[Observation], coverage: float) -> MarginModel:
     factors = sorted(condition_of(found[0].photo))
     conditions = np.array([[condition_of(o.photo)[f] for f in factors] for o in found])
     moves = np.array([o.move for o in found])
@@ -76,8 +92,8 @@ def main() -> int:
     model = fit(found)
     print(f"fitted on {len(tuning)} photos, {len(found)} observations, coverage {COVERAGE:.0%}")
     print("weights: " + ", ".join(f"{k} {v:g}" for k, v in model.weights.items()))
-    for concern in CONCERNS:
-        print(f"  {concern:16s} base {model.base[concern]:5.1f}")
+    for quantity in model.base:
+        print(f"  {quantity:16s} base {model.base[quantity]:5.1f}")
     if not args.dry_run:
         MODEL_FILE.write_text(
             json.dumps(

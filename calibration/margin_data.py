@@ -11,9 +11,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from analyzer.pipeline.margins import ITA_MARGIN
 from calibration import edits
 from calibration.sources import Source, photo_rgb
 from skin.intake import CONCERNS
+
+# What a margin is stated for: every concern's score, and the skin tone's angle (degrees).
+QUANTITIES = (*CONCERNS, ITA_MARGIN)
 
 Result = dict[str, Any]
 
@@ -32,7 +36,8 @@ MARGIN_EDITS: dict[str, Callable[[np.ndarray], bytes]] = {
 
 @dataclass(frozen=True)
 class Observation:
-    """Another reading of the face in `photo`, `move` score points from its `concern` score."""
+    """Another reading of the face in `photo`, `move` from its reading of `concern` (a
+    concern's score points, or the skin tone's degrees: see QUANTITIES)."""
 
     concern: str
     move: float
@@ -72,10 +77,10 @@ def observations(measured: list[Measured]) -> list[Observation]:
     found: list[Observation] = []
 
     def add(a: Result, b: Result, kind: Literal["edit", "re-capture"], source: Source) -> None:
-        for concern in CONCERNS:
-            move = abs(a["concerns"][concern]["score"] - b["concerns"][concern]["score"])
+        for quantity in QUANTITIES:
+            move = abs(reading(a, quantity) - reading(b, quantity))
             for photo in (a, b):
-                found.append(Observation(concern, move, photo, kind, source.name, source.half))
+                found.append(Observation(quantity, move, photo, kind, source.name, source.half))
 
     for item in measured:
         if item.base is not None:
@@ -93,10 +98,23 @@ def observations(measured: list[Measured]) -> list[Observation]:
     return found
 
 
+def reading(result: Result, quantity: str) -> float:
+    """A concern's score, or the skin tone's angle."""
+    if quantity == ITA_MARGIN:
+        return float(result["skin_tone"]["ita_degrees"])
+    return float(result["concerns"][quantity]["score"])
+
+
+def stated_margin(result: Result, quantity: str) -> float:
+    if quantity == ITA_MARGIN:
+        return float(result["skin_tone"]["margin"])
+    return float(result["concerns"][quantity]["margin"])
+
+
 def condition_of(result: Result) -> dict[str, float]:
     return {name: float(value) for name, value in result["uncertainty"]["condition"].items()}
 
 
 def covered(observation: Observation) -> bool:
     """Whether the other reading landed inside this photo's stated band."""
-    return observation.move <= observation.photo["concerns"][observation.concern]["margin"]
+    return observation.move <= stated_margin(observation.photo, observation.concern)

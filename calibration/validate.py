@@ -22,7 +22,7 @@ from analyzer.pipeline.regions import face_frame
 from analyzer.pipeline.rejection import PhotoRejected
 from analyzer.pipeline.run import analyze
 from calibration import edits
-from calibration.margin_data import covered, measure, observations
+from calibration.margin_data import QUANTITIES, covered, measure, observations, stated_margin
 from calibration.sources import SOURCES, Source, photo_bytes, photo_rgb, portraits
 from skin.intake import CONCERNS
 
@@ -42,9 +42,9 @@ MEDIAN_RECAPTURE_SPREAD = 8.0  # over every person and concern
 # Margins (issue 19): another reading of the unchanged face lands inside a photo's band.
 MARGIN_COVERAGE = 0.90  # of the moves, on each half
 # A deeper complexion in good light (issue 19): the skin of each light portrait (ITA above 41,
-# its tone confidently read) as if it reflected less, L* + 16 x 0.75 and b* + 6 (about 50
-# degrees of ITA lower, light to brown), must not be refused as too dark, and must move no
-# concern but tone unevenness by more than MAX_CAMERA_MOVE.
+# its light's colour corrected from the whites of the eyes) as if it reflected less, L* + 16
+# x 0.75 and b* + 6 (about 50 degrees of ITA lower, light to brown), must not be refused as too
+# dark, and must move no concern but tone unevenness by more than MAX_CAMERA_MOVE.
 DARKER_SKIN = (0.75, 6.0)
 TONE_CONCERNS = ("tone_unevenness",)
 LIGHT_PORTRAIT_ITA = 41.0
@@ -198,7 +198,7 @@ def validate(selected: list[Source], analyzer: Analyzer) -> list[Goal]:
         before, after = scores(base)["dark_circles"], scores(shadowed)["dark_circles"]
         circles.add(after - before >= DARK_CIRCLE_RISE, source.name, before, after)
         tone = base["skin_tone"]
-        if tone["confidence"] == "high" and tone["ita_degrees"] > LIGHT_PORTRAIT_ITA:
+        if well_lit(tone) and tone["ita_degrees"] > LIGHT_PORTRAIT_ITA:
             deeper = analyzer(
                 edits.encode(
                     edits.darken_skin(rgb, landmarks, *DARKER_SKIN),
@@ -258,10 +258,10 @@ def margin_coverage(selected: list[Source], analyzer: Analyzer) -> Goal:
                 continue
             share = sum(map(covered, group)) / len(group)
             by_concern = {
-                c: np.mean([covered(o) for o in group if o.concern == c]) for c in CONCERNS
+                c: np.mean([covered(o) for o in group if o.concern == c]) for c in QUANTITIES
             }
             worst = min(by_concern, key=lambda c: by_concern[c])
-            margins = [o.photo["concerns"][o.concern]["margin"] for o in group]
+            margins = [stated_margin(o.photo, o.concern) for o in group if o.concern in CONCERNS]
             # Each kind on its own, as the fit holds them: the many edits must not hide a miss
             # on the few real re-captures.
             goal.add(
@@ -276,13 +276,32 @@ def margin_coverage(selected: list[Source], analyzer: Analyzer) -> Goal:
     return goal
 
 
+def well_lit(tone: dict[str, Any]) -> bool:
+    """The light's colour was corrected from the whites of the eyes and they were not dim (the
+    band may still span categories: that is the exposure, which no photo can correct)."""
+    reason = tone["confidence_reason"]
+    return reason is None or reason["code"] == "BETWEEN_CATEGORIES"
+
+
 def tone_label(result: Result) -> str:
     if isinstance(result, Refused):
         return f"refused ({result['reason']})"
     tone = result["skin_tone"]
+    reached = tone["categories"]
+    band = reached[0] if len(reached) == 1 else f"{reached[0]}..{reached[-1]}"
     if tone["confidence"] == "high":
-        return str(tone["category"])
-    return f"{tone['category']} (low: {tone['confidence_reason']['code']})"
+        return f"{tone['category']} ({band})"
+    code = tone["confidence_reason"]["code"]
+    return f"{tone['category']} ({band}{'' if code == 'BETWEEN_CATEGORIES' else ', ' + code})"
+
+
+def tones_agree(measured: list[Result]) -> bool:
+    """One confident category at most, and each photo's category inside every other photo's
+    band: the band a photo states holds where the person's other photos land."""
+    tones = [r["skin_tone"] for r in measured]
+    confident = {t["category"] for t in tones if t["confidence"] == "high"}
+    inside = all(a["category"] in b["categories"] for a in tones for b in tones)
+    return len(confident) <= 1 and inside
 
 
 def recapture(
@@ -293,7 +312,7 @@ def recapture(
     per person, for the fairness report."""
     goal = Goal(
         f"re-capture: a person's photos within {MAX_RECAPTURE_SPREAD:.0f} points, median"
-        f" <= {MEDIAN_RECAPTURE_SPREAD:.0f}, one confident skin-tone category",
+        f" <= {MEDIAN_RECAPTURE_SPREAD:.0f}, skin-tone categories inside each other's bands",
         ("person", "half", "photos", "max spread", "worst", "median", "skin tone"),
     )
     spreads: dict[str, dict[str, float]] = {}
@@ -306,11 +325,8 @@ def recapture(
         table = np.array([[scores(r)[n] for n in CONCERNS] for r in measured]).reshape(-1, 9)
         ranges = table.max(axis=0) - table.min(axis=0) if len(measured) else np.full(9, np.inf)
         spreads[person] = dict(zip(CONCERNS, (float(r) for r in ranges), strict=True))
-        confident = {
-            r["skin_tone"]["category"] for r in measured if r["skin_tone"]["confidence"] == "high"
-        }
         refused = len(measured) < len(photos)
-        ok = not refused and float(ranges.max()) <= MAX_RECAPTURE_SPREAD and len(confident) <= 1
+        ok = not refused and float(ranges.max()) <= MAX_RECAPTURE_SPREAD and tones_agree(measured)
         tones = ", ".join(tone_label(bases[s.name]) for s in photos)
         goal.add(ok, person, photos[0].half, len(photos), float(ranges.max()),
                  CONCERNS[int(ranges.argmax())], float(np.median(ranges)), tones)  # fmt: skip
@@ -332,8 +348,8 @@ def fairness(
 ) -> Goal:
     """Per ITA band: how many of the photos that should be measured were refused, and how far
     a person's figures move between their photos; a bias against a skin tone shows here as a
-    number. A person's band is the median angle of their confidently toned photos (of all their
-    measured photos where none is confident); a person with every photo refused has none."""
+    number. A person's band is the median angle of their well-lit photos (of all their measured
+    photos where none is); a person with every photo refused has none."""
     report = Goal(
         "fairness: refusals and re-capture spread per skin-tone band (ITA degrees)",
         ("band", "people", "photos", "refused", "re-captured people", "median spread"),
@@ -346,8 +362,8 @@ def fairness(
             for s in selected
             if s.person == person and not isinstance(bases[s.name], Refused)
         ]
-        confident = [r for r in measured if r["skin_tone"]["confidence"] == "high"]
-        angles = [r["skin_tone"]["ita_degrees"] for r in (confident or measured)]
+        lit = [r for r in measured if well_lit(r["skin_tone"])]
+        angles = [r["skin_tone"]["ita_degrees"] for r in (lit or measured)]
         band = ita_band(float(np.median(angles))) if angles else "unknown (all refused)"
         bands.setdefault(band, []).append(person)
     unknown = [name for name in bands if name not in dict(ITA_BANDS).values()]

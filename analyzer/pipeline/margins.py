@@ -33,6 +33,9 @@ CLIPPED_SHARE = 0.02  # share of the face blown out to white
 # Share of the skin with one channel at the top of the scale (a warm face in strong light clips
 # red first): colour ratios are read on the rest, a subset that an exposure change reshuffles.
 COLOUR_CLIPPED_SHARE = 0.25
+# The skin tone's band (ITA degrees) is fitted and stored beside the concerns' bases, under this
+# name, and widens with the same condition figures.
+ITA_MARGIN = "skin_tone_ita"
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,38 @@ def skin_tone(ctx: MeasureContext) -> dict[str, Any]:
     }
 
 
+def with_band(tone: dict[str, Any], margin: float) -> dict[str, Any]:
+    """The skin tone with its band: `ita_interval` is ITA +- `margin` (degrees, fitted like the
+    scores' margins on real re-captures, calibration/fit_margins.py), `categories` every
+    category the band reaches, lightest first. A photo's exposure sets L* as much as the skin
+    does, and no reference in an everyday photo says how bright the light was, so one person's
+    photos land up to two categories apart; the category is only called confident where the
+    whole band lies in it."""
+    ita = float(tone["ita_degrees"])
+    low, high = ita - margin, ita + margin
+    uppers = (math.inf, *(bound for bound, _ in ITA_CATEGORIES[:-1]))
+    reached = [
+        name
+        for (bound, name), upper in zip(ITA_CATEGORIES, uppers, strict=True)
+        if high > bound and low <= upper
+    ]
+    banded = {
+        **tone,
+        "margin": round(margin, 1),
+        "ita_interval": [round(low, 1), round(high, 1)],
+        "categories": reached,
+    }
+    if tone["confidence"] == "high" and len(reached) > 1:
+        banded["confidence"] = "low"
+        banded["confidence_reason"] = {
+            "code": "BETWEEN_CATEGORIES",
+            "message": f"another photo of this face could measure anywhere from {low:.0f} to"
+            f" {high:.0f} degrees ({reached[0]} to {reached[-1]}): the photo's exposure sets"
+            " the lightness as much as the skin does",
+        }
+    return banded
+
+
 def _tone_confidence(reference: ColourReference) -> dict[str, Any]:
     reason: dict[str, str] | None = None
     white = reference.sclera_luminance

@@ -12,13 +12,13 @@ from analyzer.pipeline import metrics_color, metrics_structure
 from analyzer.pipeline.canonical import CANONICAL_IPD, canonical_face
 from analyzer.pipeline.decode import decode_photo
 from analyzer.pipeline.face_model import FaceModel
-from analyzer.pipeline.margins import condition, fitted_model, margins
+from analyzer.pipeline.margins import ITA_MARGIN, condition, fitted_model, margins
 from analyzer.pipeline.measure_context import build_context
 from analyzer.pipeline.quality import check_lighting_against_sclera, check_quality
 from analyzer.pipeline.rejection import Failure, reject
 from analyzer.pipeline.scores import SCORE_RULES, ageing_signs, region_scores, score, severity
 
-SCHEMA_VERSION = "2.4"
+SCHEMA_VERSION = "2.5"
 ANALYZER_VERSION = "0.2.0"
 # Stage names as the stream reports them, with the share of the work done when each ends.
 STAGES = (("decode", 0.10), ("quality", 0.30), ("landmarks", 0.45), ("regions", 0.55),
@@ -124,6 +124,7 @@ def analyze(
         colour_readable=ctx.colour_readable,
     )
     bands = margins({name: c["score"] for name, c in concerns.items()}, photo_condition)
+    tone = metrics_color.with_band(tone, fitted_model().margin(ITA_MARGIN, photo_condition))
     for name, band in bands.items():
         concerns[name].update(band)
     overall = round(float(np.mean([c["score"] for c in concerns.values()])), 1)

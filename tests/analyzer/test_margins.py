@@ -8,18 +8,26 @@ import numpy as np
 import pytest
 
 from analyzer.pipeline.margins import MarginModel, fitted_model, margins
+from analyzer.pipeline.metrics_color import with_band
 from analyzer.pipeline.rejection import PhotoRejected
 from calibration import edits
 from calibration.fit_margins import fit
-from calibration.margin_data import MARGIN_EDITS, Measured, Observation, covered, observations
+from calibration.margin_data import (
+    MARGIN_EDITS,
+    QUANTITIES,
+    Measured,
+    Observation,
+    covered,
+    observations,
+)
 from calibration.sources import SOURCES, photo_rgb
+from skin.intake import CONCERNS
 
 BY_NAME = {source.name: source for source in SOURCES}
-CONCERNS = tuple(fitted_model().base)
 
 
 def test_every_concern_has_a_fitted_base_and_the_interval_stays_on_the_scale():
-    assert set(CONCERNS) >= {"redness", "spots", "acne", "dark_circles", "tone_unevenness"}
+    assert set(fitted_model().base) == set(QUANTITIES)
     model = MarginModel(floor=2.0, base=dict.fromkeys(CONCERNS, 10.0), weights={"noise": 1.0})
     bands = margins({"spots": 3.0, "acne": 97.0}, {"noise": 1.0}, model)
     assert bands["spots"] == {"margin": 20.0, "interval": [0.0, 23.0]}
@@ -81,7 +89,7 @@ def held_out(face_model) -> list[Observation]:
 
 
 def test_re_takes_of_held_out_photos_land_inside_their_bands(held_out):
-    assert len(held_out) == 2 * 4 * 9 * 2
+    assert len(held_out) == 2 * 4 * len(QUANTITIES) * 2
     share = sum(map(covered, held_out)) / len(held_out)
     assert share >= 0.9, f"{share:.0%} inside"
 
@@ -105,3 +113,28 @@ def test_the_fit_widens_the_band_with_the_condition_that_moves_the_scores():
     assert model.weights["noise"] > 0.0 and model.weights["resolution"] == 0.0
     inside = [o.move <= model.margin(o.concern, o.photo["uncertainty"]["condition"]) for o in found]
     assert np.mean(inside) >= 0.9
+
+
+def test_a_skin_tone_band_across_categories_is_not_called_confident():
+    tone = {"ita_degrees": 48.0, "category": "light", "confidence": "high",
+            "confidence_reason": None}  # fmt: skip
+    narrow = with_band(tone, 3.0)
+    assert narrow["categories"] == ["light"] and narrow["confidence"] == "high"
+    assert narrow["ita_interval"] == [45.0, 51.0]
+    wide = with_band(tone, 10.0)
+    assert wide["categories"] == ["very light", "light", "intermediate"]
+    assert wide["confidence"] == "low"
+    assert wide["confidence_reason"]["code"] == "BETWEEN_CATEGORIES"
+    # A tone already read with low confidence keeps its own reason.
+    unlit = {**tone, "confidence": "low", "confidence_reason": {"code": "DIM_LIGHT", "message": ""}}
+    assert with_band(unlit, 10.0)["confidence_reason"]["code"] == "DIM_LIGHT"
+    # The band's edges follow the categories' bounds (ITA 41 is intermediate, above it light).
+    assert with_band({**tone, "ita_degrees": 41.0}, 0.0)["categories"] == ["intermediate"]
+    assert with_band({**tone, "ita_degrees": 41.0}, 0.5)["categories"] == ["light", "intermediate"]
+
+
+def test_a_real_photos_skin_tone_states_its_band(run_analysis):
+    tone = run_analysis(edits.encode(photo_rgb(BY_NAME["feat_single"]), "PNG"))["skin_tone"]
+    low, high = tone["ita_interval"]
+    assert low < tone["ita_degrees"] < high and tone["margin"] > 0
+    assert tone["category"] in tone["categories"]

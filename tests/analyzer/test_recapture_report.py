@@ -1,6 +1,7 @@
 """The re-capture goal and the fairness report of `make validate`, on made-up results: a person's
-spread is max - min of each concern over their photos, only confident skin tones must agree, and
-a refused photo of a person is a miss."""
+spread is max - min of each concern over their photos, each photo's skin-tone category must lie
+in every other photo's band (and confident categories agree), and a refused photo of a person is
+a miss."""
 
 from __future__ import annotations
 
@@ -10,11 +11,17 @@ from calibration.sources import Source
 from calibration.validate import CONCERNS, Refused, fairness, recapture
 
 
-def result(score: float, category: str, confidence: str = "high", ita: float = 45.0) -> dict:
+def result(
+    score: float,
+    category: str,
+    confidence: str = "high",
+    ita: float = 45.0,
+    band: list[str] | None = None,
+) -> dict:
     reason = None if confidence == "high" else {"code": "DIM_LIGHT", "message": "dim"}
     concerns = {name: {"score": score} for name in CONCERNS}
     tone = {"category": category, "ita_degrees": ita, "confidence": confidence,
-            "confidence_reason": reason}  # fmt: skip
+            "confidence_reason": reason, "categories": band or [category]}  # fmt: skip
     return {"concerns": concerns, "skin_tone": tone}
 
 
@@ -36,12 +43,19 @@ def test_spread_is_the_range_over_a_persons_photos() -> None:
     assert verdict(selected, bases) == (False, 20.0)
 
 
-def test_only_confident_skin_tones_must_agree() -> None:
+def test_skin_tones_must_land_in_each_others_bands() -> None:
     selected = photos("a", 3)
-    bases = {"a0": result(10, "light"), "a1": result(10, "light"),
-             "a2": result(10, "brown", confidence="low")}  # fmt: skip
+    wide = ["light", "intermediate", "tan", "brown"]
+    bases = {"a0": result(10, "light", "low", band=wide),
+             "a1": result(10, "light", "low", band=wide),
+             "a2": result(10, "brown", "low", band=wide)}  # fmt: skip
     assert verdict(selected, bases)[0]
-    bases["a2"] = result(10, "brown")
+    # A photo whose band says "light" while another photo of the face reads brown: a miss.
+    bases["a0"] = result(10, "light", "low", band=["light"])
+    assert not verdict(selected, bases)[0]
+    # Two confident categories that differ: a miss, whatever the bands.
+    bases = {"a0": result(10, "light", band=wide), "a1": result(10, "light", band=wide),
+             "a2": result(10, "brown", band=wide)}  # fmt: skip
     assert not verdict(selected, bases)[0]
 
 
@@ -51,7 +65,7 @@ def test_a_refused_photo_of_a_person_is_a_miss() -> None:
     assert not verdict(selected, bases)[0]
 
 
-def test_fairness_puts_each_person_in_the_band_of_their_confident_photos() -> None:
+def test_fairness_puts_each_person_in_the_band_of_their_well_lit_photos() -> None:
     selected = photos("a", 2) + photos("b", 1)
     bases = {"a0": result(10, "dark", ita=-40), "a1": result(12, "tan", "low", ita=20),
              "b0": Refused("TOO_DARK")}  # fmt: skip

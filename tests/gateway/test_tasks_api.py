@@ -56,7 +56,7 @@ async def test_submit_then_poll_until_the_analysis_is_stored(client, headers, se
     body = await wait_for(client, f"/tasks/{task_id}", headers, finished)
     assert set(body) == TASK_KEYS
     assert body["status"] == "succeeded" and body["error"] is None, body
-    assert body["result"]["schema_version"] == "2.4" and body["real_age"] == 41
+    assert body["result"]["schema_version"] == "2.5" and body["real_age"] == 41
     assert body["result"]["ageing_signs"]["declared_age"] == 41
     assert body["intake"] is None and body["routine"] is None
 
