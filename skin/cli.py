@@ -330,24 +330,41 @@ def command(args: argparse.Namespace) -> int:
     raise CommandError(f"unknown command {args.command}", EXIT_USAGE)
 
 
+def _global_options(parser: argparse.ArgumentParser, with_defaults: bool) -> None:
+    """--url, --token and --json. The root parser holds their defaults; each command's parser
+    takes them too, with no default of its own, so `skinctl get ID --json` means what
+    `skinctl --json get ID` does (as gh and kubectl take them) and an option given before the
+    command is not reset by the command's parser."""
+
+    def default(value: object) -> object:
+        return value if with_defaults else argparse.SUPPRESS
+
+    url = os.environ.get("SKINCTL_URL", DEFAULT_URL)
+    parser.add_argument(
+        "--url", default=default(url), help=f"the gateway (SKINCTL_URL; default {url})"
+    )
+    parser.add_argument(
+        "--token",
+        default=default(os.environ.get("SKINCTL_TOKEN")),
+        help="access token (SKINCTL_TOKEN); local mode mints one when unset",
+    )
+    parser.add_argument(
+        "--json", action="store_true", default=default(False), help="print JSON for scripts"
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="skinctl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    root.add_argument(
-        "--url",
-        default=os.environ.get("SKINCTL_URL", DEFAULT_URL),
-        help="the gateway (SKINCTL_URL; default %(default)s)",
-    )
-    root.add_argument(
-        "--token",
-        default=os.environ.get("SKINCTL_TOKEN"),
-        help="access token (SKINCTL_TOKEN); local mode mints one when unset",
-    )
-    root.add_argument("--json", action="store_true", help="print JSON for scripts")
+    _global_options(root, with_defaults=True)
+    options = argparse.ArgumentParser(add_help=False)
+    _global_options(options, with_defaults=False)
     commands = root.add_subparsers(dest="command", required=True)
-    commands.add_parser("token", help="mint a local-mode token for a new user")
-    analyze = commands.add_parser("analyze", help="upload a photo and follow its analysis")
+    commands.add_parser("token", help="mint a local-mode token for a new user", parents=[options])
+    analyze = commands.add_parser(
+        "analyze", help="upload a photo and follow its analysis", parents=[options]
+    )
     analyze.add_argument("photo")
     analyze.add_argument("--age", type=int, help="the age you declare (0-130)")
     for name, text in (
@@ -355,18 +372,21 @@ def parser() -> argparse.ArgumentParser:
         ("watch", "follow a task to its end"),
         ("delete", "delete a task"),
     ):
-        commands.add_parser(name, help=text).add_argument("task")
-    listing = commands.add_parser("list", help="your tasks, newest first")
+        commands.add_parser(name, help=text, parents=[options]).add_argument("task")
+    listing = commands.add_parser("list", help="your tasks, newest first", parents=[options])
     listing.add_argument("--limit", type=int, default=20)
     comparing = commands.add_parser(
         "compare",
         help="progress over time: two analyses side by side, or with no ids the trend of "
         "each concern over your last analyses",
+        parents=[options],
     )
     comparing.add_argument("before", nargs="?", help="the earlier task")
     comparing.add_argument("after", nargs="?", help="the later task")
     comparing.add_argument("--last", type=int, default=10, help="analyses in the trend (1-50)")
-    intake = commands.add_parser("intake", help="send the intake form; prints the routine")
+    intake = commands.add_parser(
+        "intake", help="send the intake form; prints the routine", parents=[options]
+    )
     intake.add_argument("task")
     intake.add_argument("--file", help="the intake as a JSON file (flags override it)")
     intake.add_argument("--skin-type", dest="skin_type")

@@ -51,6 +51,10 @@ async def test_analyze_then_intake_as_a_script_would(skinctl, selfie_file):
     assert json.loads(routine.stdout)["routine"]["am"][-1]["kind"] == "sunscreen"
     listed = json.loads((await skinctl("--json", "list")).stdout)
     assert [t["task_id"] for t in listed["tasks"]] == [task["task_id"]]
+    # Global options go anywhere on the line, as gh and kubectl take them.
+    fetched = await skinctl("get", task["task_id"], "--json")
+    assert fetched.returncode == 0, fetched.stderr
+    assert json.loads(fetched.stdout)["task_id"] == task["task_id"]
     assert (await skinctl("delete", task["task_id"])).returncode == 0
     assert (await skinctl("get", task["task_id"])).returncode == 4
 
@@ -99,3 +103,20 @@ async def test_compare_shows_progress_between_analyses(skinctl, selfie_file, tmp
     ]
     assert "trend" in (await skinctl("compare")).stdout
     assert (await skinctl("compare", first["task_id"])).returncode == 2
+
+
+def test_global_options_before_or_after_the_command_mean_the_same():
+    from skin.cli import parser
+
+    read = parser().parse_args
+    for before, after in (
+        (["--json", "get", "T"], ["get", "T", "--json"]),
+        (
+            ["--url", "http://a:1", "--token", "t", "list"],
+            ["list", "--token", "t", "--url", "http://a:1"],
+        ),
+    ):
+        assert vars(read(before)) == vars(read(after))
+    # An option given before the command is not reset by the command's own parser.
+    assert read(["--json", "--url", "http://a:1", "get", "T"]).url == "http://a:1"
+    assert read(["--json", "get", "T"]).json is True
