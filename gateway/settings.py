@@ -6,9 +6,17 @@ from pydantic import Field
 
 from skin.settings import CommonSettings
 
+# Where the gateway listens when GATEWAY_HOST is unset: loopback in local mode, whose
+# POST /local/token mints a token for anyone who can reach the port; every interface when real
+# auth is configured (the gateway is the service's public edge).
+LOOPBACK, EVERY_INTERFACE = "127.0.0.1", "0.0.0.0"
+
 
 class GatewaySettings(CommonSettings):
-    gateway_host: str = Field(default="0.0.0.0")
+    gateway_host: str | None = Field(
+        default=None,
+        description="Unset: 127.0.0.1 in local mode (no auth configured), else 0.0.0.0.",
+    )
     gateway_port: int = Field(default=8080, ge=0, le=65535)
     storage_target: str = Field(default="127.0.0.1:50051", description="Any gRPC target.")
     analyzer_target: str = Field(
@@ -40,3 +48,16 @@ class GatewaySettings(CommonSettings):
     webhook_secret: str | None = Field(default=None, description="whsec_<base64>, signs webhooks.")
     webhook_attempts: int = Field(default=6, ge=1, le=20)
     webhook_first_retry_seconds: float = Field(default=1.0, gt=0, description="x4 each retry.")
+
+    @property
+    def bind_host(self) -> str:
+        """The address to listen on (see LOOPBACK)."""
+        if self.gateway_host:
+            return self.gateway_host
+        return LOOPBACK if self.local_auth else EVERY_INTERFACE
+
+    @property
+    def exposed_local_mode(self) -> bool:
+        """Local mode on an address other machines can reach: set explicitly, and worth a
+        warning, since anyone who reaches it can mint a token."""
+        return self.local_auth and self.bind_host not in (LOOPBACK, "localhost", "::1")
