@@ -18,7 +18,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import pglast
 import psycopg
+from pglast import ast
 from psycopg import sql
 
 logger = logging.getLogger(__name__)
@@ -41,84 +43,10 @@ class LoginRole:
 
 
 def split_statements(script: str) -> list[str]:
-    """Splits SQL on top-level semicolons. String literals ('...', and E'...' with backslash
-    escapes), quoted identifiers ("..."), dollar-quoted bodies, and -- and /* */ comments
-    (nested, as PostgreSQL allows) never split a statement. Only the seed is split."""
-    statements: list[str] = []
-    current: list[str] = []
-    i, n = 0, len(script)
-    while i < n:
-        char = script[i]
-        if script.startswith("--", i):
-            end = script.find("\n", i)
-            i = n if end == -1 else end
-            continue
-        if script.startswith("/*", i):
-            i = _block_comment_end(script, i)
-            continue
-        if char == "$":
-            end = script.find("$", i + 1)
-            tag = script[i : end + 1] if end != -1 else ""
-            if tag and (tag == "$$" or tag[1:-1].isidentifier()):
-                close = script.find(tag, end + 1)
-                stop = n if close == -1 else close + len(tag)
-                current.append(script[i:stop])
-                i = stop
-                continue
-        if char in "'\"":
-            stop = _quoted_end(script, i, escapes=char == "'" and _is_escape_string(script, i))
-            current.append(script[i:stop])
-            i = stop
-            continue
-        if char == ";":
-            statement = "".join(current).strip()
-            if statement:
-                statements.append(statement)
-            current = []
-            i += 1
-            continue
-        current.append(char)
-        i += 1
-    tail = "".join(current).strip()
-    if tail:
-        statements.append(tail)
-    return statements
-
-
-def _block_comment_end(script: str, start: int) -> int:
-    depth, j = 1, start + 2
-    while j < len(script) and depth:
-        if script.startswith("/*", j):
-            depth, j = depth + 1, j + 2
-        elif script.startswith("*/", j):
-            depth, j = depth - 1, j + 2
-        else:
-            j += 1
-    return j
-
-
-def _is_escape_string(script: str, quote: int) -> bool:
-    """True for E'...': the quote follows a lone E (not the end of a longer word)."""
-    if quote == 0 or script[quote - 1] not in "eE":
-        return False
-    return quote < 2 or not (script[quote - 2].isalnum() or script[quote - 2] == "_")
-
-
-def _quoted_end(script: str, start: int, *, escapes: bool) -> int:
-    """The index just past the quote that closes the one at `start` (a doubled quote is a
-    quote inside; in an escape string a backslash escapes the next character)."""
-    quote, j = script[start], start + 1
-    while j < len(script):
-        if escapes and script[j] == "\\":
-            j += 2
-            continue
-        if script[j] == quote:
-            if script.startswith(quote * 2, j):
-                j += 2
-                continue
-            return j + 1
-        j += 1
-    return len(script)
+    """The script's statements as PostgreSQL's own parser reads them (libpg_query, through
+    pglast): quotes, dollar-quoted bodies and comments never split one. Only the seed is
+    split."""
+    return [statement.strip() for statement in pglast.split(script, with_parser=True)]
 
 
 def migration_files() -> list[Path]:
@@ -130,16 +58,20 @@ def _exists(conn: psycopg.Connection, query: str, *params: object) -> bool:
 
 
 def _skip_seed_statement(conn: psycopg.Connection, statement: str) -> str | None:
-    """Why a seed statement is not run here, or None to run it."""
-    lowered = " ".join(statement.lower().split())
-    if lowered.startswith("create extension if not exists pgcrypto"):
+    """Why a seed statement is not run here, or None to run it (read from its parse tree)."""
+    node = pglast.parse_sql(statement)[0].stmt
+    if isinstance(node, ast.CreateExtensionStmt) and node.extname == "pgcrypto":
         if not _exists(conn, "select 1 from pg_available_extensions where name = 'pgcrypto'"):
             return "pgcrypto is not available; gen_random_uuid() is built in"
-    if lowered.startswith("create policy") and _exists(
-        conn,
-        "select 1 from pg_policies where schemaname = 'public' "
-        "and tablename = 'skin_analysis_tasks' and policyname = %s",
-        SEED_POLICY,
+    if (
+        isinstance(node, ast.CreatePolicyStmt)
+        and node.policy_name == SEED_POLICY
+        and _exists(
+            conn,
+            "select 1 from pg_policies where schemaname = 'public' "
+            "and tablename = 'skin_analysis_tasks' and policyname = %s",
+            SEED_POLICY,
+        )
     ):
         return "the policy already exists"
     return None

@@ -67,24 +67,26 @@ def test_statement_splitter_keeps_function_bodies_whole():
 
 
 @pytest.mark.parametrize(
-    ("script", "expected"),
+    "first",
     [
-        ("select 1 /*;*/; select 2", ["select 1", "select 2"]),
-        ("select 1 /* a /* nested; */ still; */; select 2", ["select 1", "select 2"]),
-        ('select 1 as "a;b"; select 2', ['select 1 as "a;b"', "select 2"]),
-        ("select E'\\';'; select 2", ["select E'\\';'", "select 2"]),
-        ("select 'it''s; fine'; select 2", ["select 'it''s; fine'", "select 2"]),
-        ("select $tag$ ; $tag$; select 2", ["select $tag$ ; $tag$", "select 2"]),
-        ("select 1 -- a; comment\n; select 2", ["select 1", "select 2"]),
+        "select 1 /*;*/",
+        "select 1 /* a /* nested; */ still; */",
+        'select 1 as "a;b"',
+        "select E'\\';'",
+        "select 'it''s; fine'",
+        "select $tag$ ; $tag$",
+        "select 1 -- a; comment\n",
     ],
     ids=["block comment", "nested comment", "quoted identifier", "escape string", "doubled quote",
          "dollar quote", "line comment"],
 )  # fmt: skip
-def test_statement_splitter_handles_what_postgresql_parses(fresh_database, script, expected):
-    # Found: /*;*/, "a;b" and E'\'' each split a statement in two. Every piece must also run.
-    assert split_statements(script) == expected
+def test_statement_splitter_handles_what_postgresql_parses(fresh_database, first):
+    # Found with the hand-written splitter this replaced: /*;*/, "a;b" and E'\'' each split a
+    # statement in two. Every piece must also run.
+    statements = split_statements(f"{first}; select 2")
+    assert len(statements) == 2 and statements[1] == "select 2", statements
     with psycopg.connect(fresh_database) as conn:
-        for statement in expected:
+        for statement in statements:
             conn.execute(statement.encode())
 
 
