@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from gateway.clients import ServiceToken, open_backends
 from gateway.docs_pages import install_docs_pages
 from gateway.errors import install_error_handlers
+from gateway.event_streams import StreamLimiter
 from gateway.openapi import install_openapi
 from gateway.request_context import RequestContext
 from gateway.routes import ops, progress, tasks
@@ -68,6 +69,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         generate_unique_id_function=lambda route: route.name,
     )
     app.state.settings = settings
+    app.state.streams = StreamLimiter(settings.max_event_streams_per_user)
     app.state.verifier = build_verifier(settings)
     install_error_handlers(app)
     install_docs_pages(app)

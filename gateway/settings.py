@@ -44,6 +44,18 @@ class GatewaySettings(CommonSettings):
         default=64, ge=1, description="Accepted tasks held in memory; more: 429 at POST /tasks."
     )
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    event_stream_keepalive_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=15,
+        description="A comment on an idle event stream this often, so proxies keep it open.",
+    )
+    max_event_streams_per_user: int = Field(
+        default=8, ge=1, description="Open event streams per user per replica; more: 429."
+    )
+    event_stream_max_seconds: float = Field(
+        default=900.0, gt=0, description="An event stream's storage watch ends after this."
+    )
     webhook_url: str | None = Field(default=None, description="Where task events are POSTed.")
     webhook_secret: str | None = Field(default=None, description="whsec_<base64>, signs webhooks.")
     webhook_attempts: int = Field(default=6, ge=1, le=20)

@@ -130,11 +130,13 @@ class WebhookSender:
         }
         error = ""
         try:
-            response = await self._client.post(
-                self._url, content=delivery.body.encode(), headers=headers
-            )
-            if not 200 <= response.status_code < 300:
-                error = f"HTTP {response.status_code}"
+            # Only the status is read: a receiver's body, however large or slow, is closed
+            # unread rather than held in memory.
+            async with self._client.stream(
+                "POST", self._url, content=delivery.body.encode(), headers=headers
+            ) as response:
+                if not 200 <= response.status_code < 300:
+                    error = f"HTTP {response.status_code}"
         except httpx.HTTPError as exc:
             error = type(exc).__name__
         retry_after = 0.0

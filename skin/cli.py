@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from httpx_sse import connect_sse
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
@@ -80,18 +81,15 @@ class Client:
             ) from exc
 
     def events(self, task_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        """The task's server-sent events as (event, data) until the stream ends."""
+        """The task's server-sent events as (event, data) until the stream ends; keep-alive
+        comments are skipped."""
         try:
-            with self.http.stream("GET", f"/tasks/{task_id}/events", timeout=None) as stream:
-                if not stream.is_success:
-                    stream.read()
-                    check(stream)
-                kind = "message"
-                for line in stream.iter_lines():
-                    if line.startswith("event:"):
-                        kind = line[6:].strip()
-                    elif line.startswith("data:"):
-                        yield kind, json.loads(line[5:])
+            with connect_sse(self.http, "GET", f"/tasks/{task_id}/events", timeout=None) as source:
+                if not source.response.is_success:
+                    source.response.read()
+                    check(source.response)
+                for event in source.iter_sse():
+                    yield event.event, event.json()
         except httpx.TransportError as exc:
             message = f"the event stream broke: {type(exc).__name__}"
             raise CommandError(message, EXIT_UNAVAILABLE) from exc

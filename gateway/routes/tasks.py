@@ -11,12 +11,14 @@ from uuid import UUID
 
 import grpc
 from fastapi import APIRouter, Header, Path, Query, Request, Response
-from fastapi.responses import StreamingResponse
 from google.protobuf import json_format
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
 
 from gateway.clients import Backends
 from gateway.deps import BackendsDep, CurrentUser, RunnerDep, User
 from gateway.errors import ApiError, rpc_error_response
+from gateway.event_streams import StreamLimiter
 from gateway.models import (
     STATUS_NAMES,
     ErrorBody,
@@ -309,6 +311,7 @@ async def put_intake(
     "/{task_id}/events",
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "Server-sent events."},
+        429: {"model": ErrorBody, "description": "This user has too many event streams open."},
         **ERROR_RESPONSES,
     },
 )
@@ -317,19 +320,45 @@ async def task_events(
 ) -> Response:
     """Server-sent events from storage's WatchTask, so they work on any gateway replica: `task`
     (the task now, then after each change), `progress` while it runs, and a last `end` event at
-    the final status; then the stream closes."""
-    stream = backends.storage.WatchTask(
-        storage_pb2.WatchTaskRequest(task_id=str(task_id), view=storage_pb2.TASK_VIEW_JSON),
-        metadata=user.metadata(),
-    )
+    the final status; then the stream closes. An idle stream gets a comment line every
+    EVENT_STREAM_KEEPALIVE_SECONDS (at most 15) so a proxy does not cut it; a user may hold
+    MAX_EVENT_STREAMS_PER_USER open on one replica (429 past it); a stream's watch ends after
+    EVENT_STREAM_MAX_SECONDS with an `error` event (DEADLINE_EXCEEDED): reconnect to go on."""
+    settings = request.app.state.settings
+    streams: StreamLimiter = request.app.state.streams
+    if not streams.acquire(user.id):
+        raise ApiError(
+            429,
+            "TOO_MANY_EVENT_STREAMS",
+            f"at most {streams.per_user} event streams may be open at once; close one",
+            retry_after=5,
+        )
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if not released:
+            released = True
+            streams.release(user.id)
+
     try:
+        stream = backends.storage.WatchTask(
+            storage_pb2.WatchTaskRequest(task_id=str(task_id), view=storage_pb2.TASK_VIEW_JSON),
+            metadata=user.metadata(),
+            timeout=settings.event_stream_max_seconds,
+        )
         first = await stream.read()  # errors (not found, bad token) answer as HTTP errors
     except grpc.aio.AioRpcError as exc:
+        release()
         return rpc_error_response(exc, user.request_id)
+    except BaseException:
+        release()
+        raise
     if first is grpc.aio.EOF:
+        release()
         raise ApiError(404, "TASK_NOT_FOUND", f"task {task_id} not found")
 
-    async def events() -> AsyncIterator[bytes]:
+    async def events() -> AsyncIterator[ServerSentEvent]:
         event = first
         try:
             while event is not grpc.aio.EOF:
@@ -339,7 +368,9 @@ async def task_events(
                     )
                     yield _sse("progress", data)
                 else:
-                    yield _sse_event("task", task_view_json(event.task))
+                    yield ServerSentEvent(
+                        task_view_json(event.task).decode(), event="task", sep=SSE_LINE_END
+                    )
                     status = STATUS_NAMES.get(event.task.status)
                     if status in ("succeeded", "failed"):
                         yield _sse("end", {"task_id": str(task_id), "status": status})
@@ -349,19 +380,26 @@ async def task_events(
             yield _sse("error", {"code": exc.code().name, "message": exc.details()})
         finally:
             stream.cancel()
+            release()
 
-    return StreamingResponse(
-        events(), media_type="text/event-stream", headers={"cache-control": "no-cache"}
+    return EventSourceResponse(
+        events(),
+        headers={"cache-control": "no-cache"},
+        ping=settings.event_stream_keepalive_seconds,
+        sep=SSE_LINE_END,
+        # Also when the client left before the first event was sent.
+        background=BackgroundTask(release),
     )
 
 
-def _sse(kind: str, data: object) -> bytes:
-    return _sse_event(kind, json.dumps(data, separators=(",", ":")).encode())
+# Lines of the event stream end in LF alone (the spec allows CR LF too; LF is what every
+# client splits on, the page's own reader included).
+SSE_LINE_END = "\n"
 
 
-def _sse_event(kind: str, data: bytes) -> bytes:
-    """One event; `data` is JSON on one line (JSON text escapes its own line breaks)."""
-    return b"event: " + kind.encode() + b"\ndata: " + data + b"\n\n"
+def _sse(kind: str, data: object) -> ServerSentEvent:
+    """One event; `data` as JSON on one line (JSON text escapes its own line breaks)."""
+    return ServerSentEvent(json.dumps(data, separators=(",", ":")), event=kind, sep=SSE_LINE_END)
 
 
 def _json_response(body: bytes) -> Response:

@@ -73,7 +73,7 @@ async function* taskEvents(taskId) {
   for (;;) {
     const { value, done } = await reader.read();
     if (done) return;
-    buffer += value;
+    buffer += value.replaceAll("\r\n", "\n"); // the spec allows CR LF line ends too
     let cut;
     while ((cut = buffer.indexOf("\n\n")) >= 0) {
       const block = buffer.slice(0, cut);

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 import uvicorn
@@ -18,6 +19,8 @@ from analyzer.server import AnalyzerServer
 from gateway.app import build_app
 from gateway.http_server import http_protocol
 from gateway.settings import GatewaySettings
+from skin.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
+from storage.embedded_postgres import free_port
 from storage.server import StorageServer
 
 
@@ -94,3 +97,35 @@ async def wait_for(
             return body
         await asyncio.sleep(0.1)
     raise AssertionError(f"{path} never reached the expected state: {body}")
+
+
+@pytest.fixture
+async def stalling():
+    """A real gRPC analyzer on a port of its own that stalls after its first stage: yields the
+    servicer (with `started`, `port` and `server`), stopped at the end."""
+    servicer = StallingAnalyzer()
+    servicer.port = free_port()
+    servicer.server = grpc.aio.server()
+    analyzer_pb2_grpc.add_AnalyzerServiceServicer_to_server(servicer, servicer.server)
+    servicer.server.add_insecure_port(f"127.0.0.1:{servicer.port}")
+    await servicer.server.start()
+    yield servicer
+    await servicer.server.stop(0)
+
+
+class StallingAnalyzer(analyzer_pb2_grpc.AnalyzerServiceServicer):
+    """A real gRPC analyzer that reports its first stage and then never finishes."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.port = 0
+        self.server: grpc.aio.Server | None = None
+
+    async def AnalyzeFace(self, request, context):
+        yield analyzer_pb2.AnalyzeFaceResponse(
+            progress=analyzer_pb2.AnalysisProgress(
+                stage=analyzer_pb2.ANALYSIS_STAGE_DECODE, fraction=0.1
+            )
+        )
+        self.started.set()
+        await asyncio.sleep(3600)

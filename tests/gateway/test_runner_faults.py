@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 
 import grpc
 import httpx
-import pytest
 from google.protobuf import struct_pb2
 
 from skin.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
@@ -21,38 +20,6 @@ from storage.server import build_server as build_storage
 from tests.analyzer import photos
 from tests.gateway.conftest import gateway_settings, running_gateway, wait_for
 from tests.servers import storage_settings
-
-
-@pytest.fixture
-async def stalling():
-    """A real gRPC analyzer on a port of its own that stalls after its first stage: yields the
-    servicer (with `started`, `port` and `server`), stopped at the end."""
-    servicer = StallingAnalyzer()
-    servicer.port = free_port()
-    servicer.server = grpc.aio.server()
-    analyzer_pb2_grpc.add_AnalyzerServiceServicer_to_server(servicer, servicer.server)
-    servicer.server.add_insecure_port(f"127.0.0.1:{servicer.port}")
-    await servicer.server.start()
-    yield servicer
-    await servicer.server.stop(0)
-
-
-class StallingAnalyzer(analyzer_pb2_grpc.AnalyzerServiceServicer):
-    """A real gRPC analyzer that reports its first stage and then never finishes."""
-
-    def __init__(self) -> None:
-        self.started = asyncio.Event()
-        self.port = 0
-        self.server: grpc.aio.Server | None = None
-
-    async def AnalyzeFace(self, request, context):
-        yield analyzer_pb2.AnalyzeFaceResponse(
-            progress=analyzer_pb2.AnalysisProgress(
-                stage=analyzer_pb2.ANALYSIS_STAGE_DECODE, fraction=0.1
-            )
-        )
-        self.started.set()
-        await asyncio.sleep(3600)
 
 
 async def test_analyzer_killed_mid_stream_fails_the_task(

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from gateway.webhooks import WebhookSender
@@ -189,3 +189,40 @@ async def test_waiting_retries_hold_nothing_back(outbox_sender, make_user):
             await asyncio.sleep(0.1)
     assert "welcome" in seen
     assert sum(task_id.startswith("refused") for task_id in seen) == 10  # no early retries
+
+
+class EndlessReceiver:
+    """Accepts a message with 200 and then streams a body that never ends."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.closed = asyncio.Event()
+        self.got = asyncio.Event()
+
+    async def hook(self, request: Request) -> Response:
+        await request.body()
+        self.got.set()
+
+        async def forever() -> AsyncIterator[bytes]:
+            try:
+                while True:
+                    self.sent += 65536
+                    yield b"x" * 65536
+                    await asyncio.sleep(0)
+            finally:
+                self.closed.set()
+
+        return StreamingResponse(forever(), status_code=200)
+
+
+async def test_a_receivers_endless_body_is_not_read(outbox_sender, make_user):
+    # The sender reads the status only: a body that never ends is closed unread, and the
+    # delivery is done (read whole, it held the delivery and its memory without bound).
+    endless = EndlessReceiver()
+    app = Starlette(routes=[Route("/hooks", endless.hook, methods=["POST"])])
+    async with serve_asgi(app) as url:
+        sender = await outbox_sender(f"{url}/hooks")
+        await sender.enqueue("task.succeeded", make_user(), {"task_id": "endless"})
+        await asyncio.wait_for(endless.got.wait(), 10)
+        await asyncio.wait_for(endless.closed.wait(), 10)
+    assert endless.sent < 64 * 1024 * 1024
