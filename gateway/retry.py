@@ -1,19 +1,18 @@
-"""Retrying a backend call until a deadline, with capped exponential backoff and full jitter
-(so many gateways retrying after one outage do not return in step)."""
+"""Retrying a backend call until a deadline, with the project's one retry policy
+(skin/retrying.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import grpc
+from tenacity import AsyncRetrying, RetryCallState, RetryError, retry_if_exception
+
+from skin.retrying import backoff
 
 T = TypeVar("T")
-
-FIRST_DELAY_SECONDS = 0.2
-MAX_DELAY_SECONDS = 5.0
 
 
 class GaveUp(Exception):
@@ -30,22 +29,31 @@ async def retry_until(
     retryable: tuple[grpc.StatusCode, ...],
     on_retry: Callable[[grpc.aio.AioRpcError], None] | None = None,
 ) -> T:
-    """`call(seconds_left)` until it succeeds; a retryable failure is retried while the loop's
-    clock is before `deadline`, any other failure is raised as it is, and a retryable one at the
-    deadline becomes GaveUp."""
+    """`call(seconds_left)` until it succeeds; a retryable failure is retried while the next
+    wait ends before `deadline` (the loop's clock), any other failure is raised as it is, and a
+    retryable one at the deadline becomes GaveUp."""
     loop = asyncio.get_running_loop()
-    attempt = 0
-    while True:
-        left = deadline - loop.time()
-        try:
-            return await call(max(left, 0.001))
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() not in retryable:
-                raise
-            delay = random.uniform(0, min(MAX_DELAY_SECONDS, FIRST_DELAY_SECONDS * 2**attempt))
-            if loop.time() + delay >= deadline:
-                raise GaveUp(exc) from exc
-            if on_retry is not None:
-                on_retry(exc)
-            attempt += 1
-            await asyncio.sleep(delay)
+
+    def before_sleep(state: RetryCallState) -> None:
+        if on_retry is not None and state.outcome is not None:
+            error = state.outcome.exception()
+            assert isinstance(error, grpc.aio.AioRpcError)
+            on_retry(error)
+
+    retrying = AsyncRetrying(
+        wait=backoff(),
+        stop=lambda state: loop.time() + state.upcoming_sleep >= deadline,
+        retry=retry_if_exception(
+            lambda exc: isinstance(exc, grpc.aio.AioRpcError) and exc.code() in retryable
+        ),
+        before_sleep=before_sleep,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                return await call(max(deadline - loop.time(), 0.001))
+    except RetryError as exc:
+        last = exc.last_attempt.exception()
+        assert isinstance(last, grpc.aio.AioRpcError)
+        raise GaveUp(last) from last
+    raise AssertionError("unreachable: tenacity returns or raises")

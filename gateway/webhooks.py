@@ -23,7 +23,9 @@ from typing import Any
 import grpc
 import httpx
 from standardwebhooks.webhooks import Webhook
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
+from skin.retrying import backoff
 from skin.storage.v1 import storage_pb2, storage_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ CLAIM_BATCH = 16
 POLL_SECONDS = 1.0
 DELIVERY_TIMEOUT_SECONDS = 10.0
 LEASE_SECONDS = 60  # longer than one delivery attempt
+ENQUEUE_ATTEMPTS = 5  # storing a message through a brief storage outage
 Metadata = Callable[[], list[tuple[str, str]]]
 
 
@@ -84,17 +87,28 @@ class WebhookSender:
             user_id=user_id,
             body=message_body(event, data),
         )
-        for attempt in range(5):
-            try:
-                await self._storage.EnqueueWebhook(request, metadata=self._metadata(), timeout=10)
-                self._wake.set()
-                return
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == 4:
-                    logger.error("webhook %s for task %s not stored: %s", event,
-                                 data.get("task_id"), exc.code().name)  # fmt: skip
-                    return
-                await asyncio.sleep(0.5 * 2**attempt)
+        retrying = AsyncRetrying(
+            wait=backoff(),
+            stop=stop_after_attempt(ENQUEUE_ATTEMPTS),
+            retry=retry_if_exception(
+                lambda exc: (
+                    isinstance(exc, grpc.aio.AioRpcError)
+                    and exc.code() == grpc.StatusCode.UNAVAILABLE
+                )
+            ),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    await self._storage.EnqueueWebhook(
+                        request, metadata=self._metadata(), timeout=10
+                    )
+        except grpc.aio.AioRpcError as exc:
+            logger.error("webhook %s for task %s not stored: %s", event,
+                         data.get("task_id"), exc.code().name)  # fmt: skip
+            return
+        self._wake.set()
 
     async def _deliver_forever(self) -> None:
         while True:

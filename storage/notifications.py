@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import psycopg
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from skin.progress import relayable_event
+from skin.retrying import backoff
 from storage.repository import NOTIFY_CHANNEL
 
 logger = logging.getLogger(__name__)
@@ -74,24 +76,42 @@ class TaskEvents:
                 _offer(queue, RESYNC)
 
     async def _listen_forever(self) -> None:
-        delay = 0.2
+        """Listens, reconnecting with the project's retry policy (skin/retrying.py); the
+        backoff starts afresh after each connection that was up."""
         while True:
-            try:
-                conn = await psycopg.AsyncConnection.connect(
-                    self._conninfo, autocommit=True, connect_timeout=5
-                )
-                async with conn:
-                    await conn.execute(f"listen {NOTIFY_CHANNEL}")
-                    self.connected.set()
-                    self._resync_all()
-                    delay = 0.2
-                    async for notification in conn.notifies():
-                        self._dispatch(notification.payload)
-            except (psycopg.Error, OSError) as exc:
-                logger.warning("task event listener lost the database (%s); retrying", exc)
+            retrying = AsyncRetrying(
+                wait=backoff(),
+                retry=retry_if_exception_type((psycopg.Error, OSError)),
+                before_sleep=_note_lost,
+            )
+            async for attempt in retrying:
+                with attempt:
+                    await self._listen_once()
+
+    async def _listen_once(self) -> None:
+        """One connection: raises if it cannot listen; returns when a connection that was up
+        is lost."""
+        conn = await psycopg.AsyncConnection.connect(
+            self._conninfo, autocommit=True, connect_timeout=5
+        )
+        try:
+            async with conn:
+                await conn.execute(f"listen {NOTIFY_CHANNEL}")
+                self.connected.set()
+                self._resync_all()
+                async for notification in conn.notifies():
+                    self._dispatch(notification.payload)
+        except (psycopg.Error, OSError) as exc:
+            if not self.connected.is_set():
+                raise
+            logger.warning("task event listener lost the database (%s); reconnecting", exc)
+        finally:
             self.connected.clear()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+
+
+def _note_lost(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    logger.warning("task event listener cannot reach the database (%s); retrying", error)
 
 
 def _offer(queue: asyncio.Queue[dict[str, Any]], event: dict[str, Any]) -> None:

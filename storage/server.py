@@ -11,6 +11,12 @@ import grpc
 import psycopg
 from grpc_health.v1 import health
 from sqlalchemy.engine import make_url
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_delay,
+)
 
 from skin.grpc_runtime import (
     ServiceInterceptor,
@@ -20,6 +26,7 @@ from skin.grpc_runtime import (
     set_serving,
 )
 from skin.identity import build_verifier, signing_secret
+from skin.retrying import backoff
 from skin.storage.v1 import storage_pb2, storage_pb2_grpc
 from storage.database import (
     Database,
@@ -104,15 +111,22 @@ def serving_url(settings: StorageSettings) -> str:
 
 async def _wait_for_database(settings: StorageSettings) -> str:
     """Migrates as soon as the database answers: storage may start before PostgreSQL does."""
-    deadline = asyncio.get_running_loop().time() + settings.storage_startup_wait_seconds
-    while True:
-        try:
+
+    def note(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        logger.warning("database not reachable yet (%s); retrying", str(error).strip())
+
+    retrying = AsyncRetrying(
+        wait=backoff(),
+        stop=stop_after_delay(settings.storage_startup_wait_seconds),
+        retry=retry_if_exception_type(psycopg.OperationalError),
+        before_sleep=note,
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
             return await asyncio.to_thread(serving_url, settings)
-        except psycopg.OperationalError as exc:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            logger.warning("database not reachable yet (%s); retrying", str(exc).strip())
-            await asyncio.sleep(1)
+    raise AssertionError("unreachable: tenacity returns or raises")
 
 
 async def build_server(settings: StorageSettings) -> StorageServer:
