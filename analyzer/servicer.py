@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from analyzer.routine.engine import recommend
 from analyzer.workers import AnalysisPool
 from skin.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
+from skin.contracts import declared_age_problem
 from skin.errors import InvalidArgument
 from skin.intake import Intake
 from skin.structs import compact_json, request_document, to_struct
@@ -41,8 +42,8 @@ class AnalyzerServicer(analyzer_pb2_grpc.AnalyzerServiceServicer):
         if not request.image:
             raise InvalidArgument("image", "is required: the photo's JPEG, PNG or WebP bytes")
         real_age = request.real_age if request.HasField("real_age") else None
-        if real_age is not None and not 0 <= real_age <= 130:
-            raise InvalidArgument("real_age", "must be between 0 and 130 years")
+        if (problem := declared_age_problem(real_age)) is not None:
+            raise InvalidArgument("real_age", problem)
         encoding = request.result_encoding
         if encoding not in RESULT_ENCODINGS:
             raise InvalidArgument("result_encoding", "must be STRUCT or JSON")
@@ -74,8 +75,8 @@ class AnalyzerServicer(analyzer_pb2_grpc.AnalyzerServiceServicer):
         analysis = _required(request, "analysis", "is required: the AnalyzeFace result")
         raw_intake = _required(request, "intake", "is required: the intake form")
         real_age = request.real_age if request.HasField("real_age") else None
-        if real_age is not None and not 0 <= real_age <= 130:
-            raise InvalidArgument("real_age", "must be between 0 and 130 years")
+        if (problem := declared_age_problem(real_age)) is not None:
+            raise InvalidArgument("real_age", problem)
         if request.routine_encoding not in RESULT_ENCODINGS:
             raise InvalidArgument("routine_encoding", "must be STRUCT or JSON")
         if not isinstance(analysis.get("concerns"), dict):

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
+from skin.contracts import DECLARED_AGE_RANGE
 from skin.identity import mint_token, signing_secret
 from skin.settings import CommonSettings
 
@@ -364,7 +365,9 @@ def parser() -> argparse.ArgumentParser:
         "analyze", help="upload a photo and follow its analysis", parents=[options]
     )
     analyze.add_argument("photo")
-    analyze.add_argument("--age", type=int, help="the age you declare (0-130)")
+    analyze.add_argument(
+        "--age", type=int, help=f"the age you declare ({DECLARED_AGE_RANGE} years)"
+    )
     for name, text in (
         ("get", "show a task"),
         ("watch", "follow a task to its end"),

@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 from psycopg.types.json import Jsonb
 
+from skin.contracts import declared_age_problem
 from skin.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -149,8 +150,8 @@ class TaskStoreServicer(storage_pb2_grpc.TaskStoreServiceServicer):
     ) -> storage_pb2.CreateTaskResponse:
         acting = Acting(request.user_id)
         real_age = request.real_age if request.HasField("real_age") else None
-        if real_age is not None and not 0 <= real_age <= 130:
-            raise InvalidArgument("real_age", "must be between 0 and 130 years")
+        if (problem := declared_age_problem(real_age)) is not None:
+            raise InvalidArgument("real_age", problem)
         key = request.idempotency_key or None
         if key is not None and (len(key) > MAX_IDEMPOTENCY_KEY_CHARS or not key.isprintable()):
             raise InvalidArgument(

@@ -12,12 +12,7 @@ from PIL import Image, ImageOps
 
 from analyzer.pipeline.limits import PHOTO_LIMITS, PhotoLimits
 from analyzer.pipeline.rejection import Failure, reject
-
-# Magic numbers: the format is decided by content, never by a file name or a client's word.
-_SIGNATURES = (
-    (b"\xff\xd8\xff", "JPEG"),
-    (b"\x89PNG\r\n\x1a\n", "PNG"),
-)
+from skin.contracts import sniff_format
 
 
 @dataclass(frozen=True)
@@ -37,15 +32,6 @@ class DecodedPhoto:
     def scale(self) -> float:
         """Original pixels per working pixel (after EXIF orientation)."""
         return self.original_width / self.rgb.shape[1]
-
-
-def sniff_format(data: bytes) -> str | None:
-    for signature, name in _SIGNATURES:
-        if data.startswith(signature):
-            return name
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WEBP"
-    return None
 
 
 def decode_photo(data: bytes, limits: PhotoLimits = PHOTO_LIMITS) -> DecodedPhoto:

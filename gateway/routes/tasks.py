@@ -31,6 +31,13 @@ from gateway.models import (
 from gateway.routines import store_intake_with_routine
 from gateway.runner import Reservation, TaskRunner
 from gateway.uploads import read_form
+from skin.contracts import (
+    DECLARED_AGE_RANGE,
+    MAX_DECLARED_AGE,
+    MIN_DECLARED_AGE,
+    declared_age_problem,
+    sniff_format,
+)
 from skin.errors import error_info
 from skin.intake import Intake
 from skin.page_tokens import PAGE_TOKEN_PATTERN
@@ -44,7 +51,6 @@ IDEMPOTENCY_KEY_PATTERN = r"^[ -~]*$"  # printable ASCII, as storage keeps it
 # The formats the analyzer takes, as media types (published in the OpenAPI document) and as
 # magic numbers (checked here, so anything else is refused before a task exists).
 IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp")
-IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Invalid request; the error names the field."},
     401: {"model": ErrorBody, "description": "Missing or invalid access token."},
@@ -54,18 +60,22 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _is_image(data: bytes) -> bool:
-    return data.startswith(IMAGE_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+    return sniff_format(data) is not None
 
 
 def _real_age(raw: str | None) -> int | None:
-    """The declared age: ASCII digits only (str.isdigit would take '³'), 0 to 130; an empty
-    field is no age. Nothing else, spaces included, so the published schema is exact."""
+    """The declared age: ASCII digits only (str.isdigit would take '³'), in the declared-age
+    range; an empty field is no age. Nothing else, spaces included, so the published schema is
+    exact."""
     text = raw or ""
     if not text:
         return None
-    if not REAL_AGE.fullmatch(text) or not 0 <= int(text) <= 130:
+    if not REAL_AGE.fullmatch(text) or declared_age_problem(int(text)) is not None:
         raise ApiError(
-            400, "INVALID_FIELD", "real_age: a whole number of years, 0 to 130", field="real_age"
+            400,
+            "INVALID_FIELD",
+            f"real_age: a whole number of years, {DECLARED_AGE_RANGE}",
+            field="real_age",
         )
     return int(text)
 
@@ -122,7 +132,11 @@ def call_timeout(request: Request) -> float:
                                 "description": "The user's age in whole years; an empty "
                                 "field (as an HTML form sends it) is no age.",
                                 "anyOf": [
-                                    {"type": "integer", "minimum": 0, "maximum": 130},
+                                    {
+                                        "type": "integer",
+                                        "minimum": MIN_DECLARED_AGE,
+                                        "maximum": MAX_DECLARED_AGE,
+                                    },
                                     {"const": ""},
                                 ],
                             },

@@ -23,6 +23,7 @@ from analyzer.workers import AnalysisPool
 from reliability.stack import children
 from skin.analyzer.v1 import analyzer_pb2 as pb
 from skin.analyzer.v1 import analyzer_pb2_grpc
+from skin.contracts import MAX_DECLARED_AGE, MIN_DECLARED_AGE
 from storage.embedded_postgres import free_port
 from tests.analyzer import photos
 from tests.analyzer.test_measurements import SCHEMA
@@ -101,10 +102,11 @@ async def test_refusal_is_invalid_argument_with_every_reason(analyzer_stub):
 async def test_request_validation_names_the_field(analyzer_stub, face_jpeg):
     info = await rpc_error(collect(analyzer_stub, b""), grpc.StatusCode.INVALID_ARGUMENT)
     assert info is not None and info.metadata["field"] == "image"
-    info = await rpc_error(
-        collect(analyzer_stub, face_jpeg, real_age=-3), grpc.StatusCode.INVALID_ARGUMENT
-    )
-    assert info is not None and info.metadata["field"] == "real_age"
+    for age in (MIN_DECLARED_AGE - 1, MAX_DECLARED_AGE + 1):  # one range for every service
+        info = await rpc_error(
+            collect(analyzer_stub, face_jpeg, real_age=age), grpc.StatusCode.INVALID_ARGUMENT
+        )
+        assert info is not None and info.metadata["field"] == "real_age"
 
 
 async def test_upload_above_the_receive_limit_is_refused_by_grpc(analyzer_stub):

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from skin.contracts import MAX_DECLARED_AGE
 from tests.analyzer import photos
 from tests.gateway.test_tasks_api import assert_error
 
@@ -37,6 +38,10 @@ def bodies(image: bytes) -> dict[str, tuple[bytes, str]]:
         "superscript twenty as the age": (image + part("real_age", "²⁰".encode()) + END,
                                           "INVALID_FIELD"),
         "2000 digits as the age": (image + part("real_age", b"1" * 2000) + END, "INVALID_FIELD"),
+        "an age past the declared range": (
+            image + part("real_age", str(MAX_DECLARED_AGE + 1).encode()) + END,
+            "INVALID_FIELD",
+        ),
         "the age padded with spaces": (image + part("real_age", b" 30 ") + END, "INVALID_FIELD"),
         "the age given twice": (image + part("real_age", b"30") + part("real_age", b"31") + END,
                                 "DUPLICATE_FIELD"),

@@ -7,6 +7,7 @@ import json
 import jsonschema
 import pytest
 
+from skin.contracts import MAX_DECLARED_AGE, MIN_DECLARED_AGE
 from skin.intake import intake_digest
 from skin.routine import WEEKDAYS
 from tests.analyzer import photos
@@ -269,6 +270,10 @@ async def test_operations_endpoints(client, headers):
     } <= set(spec["paths"])
     assert {"Intake", "Routine", "ErrorBody", "TaskView"} <= set(spec["components"]["schemas"])
     assert (await client.get("/docs")).status_code == 200
+    # The declared age's range is published as the services check it (skin/contracts.py).
+    form = spec["paths"]["/tasks"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    age = form["schema"]["properties"]["real_age"]["anyOf"][0]
+    assert (age["minimum"], age["maximum"]) == (MIN_DECLARED_AGE, MAX_DECLARED_AGE)
 
 
 def task_view_validator(spec: dict) -> jsonschema.Draft202012Validator:

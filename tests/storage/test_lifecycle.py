@@ -11,6 +11,7 @@ import pytest
 from google.protobuf import struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from skin.contracts import MAX_DECLARED_AGE, MIN_DECLARED_AGE
 from skin.identity import mint_token
 from skin.storage.v1 import storage_pb2 as pb
 from storage.embedded_postgres import EmbeddedPostgres, free_port
@@ -124,6 +125,10 @@ async def test_malformed_requests_name_the_field(stub, user, service_md):
         (stub.GetTask(pb.GetTaskRequest(task_id="not-a-uuid"), metadata=md), "task_id"),
         (stub.CreateTask(pb.CreateTaskRequest(real_age=-1), metadata=md), "real_age"),
         (stub.CreateTask(pb.CreateTaskRequest(real_age=500), metadata=md), "real_age"),
+        (
+            stub.CreateTask(pb.CreateTaskRequest(real_age=MAX_DECLARED_AGE + 1), metadata=md),
+            "real_age",
+        ),
         (stub.ListTasks(pb.ListTasksRequest(page_size=-1), metadata=md), "page_size"),
         (stub.ListTasks(pb.ListTasksRequest(page_token="%%garbage"), metadata=md), "page_token"),
         (
@@ -407,3 +412,14 @@ async def test_the_running_janitor_fails_stale_tasks(pg_admin_url, jwt_secret, m
                 break
             await asyncio.sleep(0.1)
     assert now.status == pb.TASK_STATUS_FAILED and now.error == STALE_ERROR
+
+
+async def test_the_declared_age_range_is_the_shared_contract(stub, user):
+    # Its ends are taken, one past them is not (skin/contracts.py; the gateway and the analyzer
+    # check the same range).
+    _, md = user
+    for age in (MIN_DECLARED_AGE, MAX_DECLARED_AGE):
+        assert (await create(stub, md, real_age=age)).real_age == age
+    for age in (MIN_DECLARED_AGE - 1, MAX_DECLARED_AGE + 1):
+        info = await rpc_error(create(stub, md, real_age=age), grpc.StatusCode.INVALID_ARGUMENT)
+        assert info is not None and info.metadata["field"] == "real_age"
