@@ -6,22 +6,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from google.protobuf import timestamp_pb2
 from pydantic import BaseModel, Field, TypeAdapter, WithJsonSchema
 
+from skin import contracts
 from skin.routine import Routine
 from skin.storage.v1 import storage_pb2
 from skin.structs import from_struct
 
 Status = Literal["queued", "running", "succeeded", "failed"]
-STATUS_NAMES: dict[int, Status] = {
-    storage_pb2.TASK_STATUS_QUEUED: "queued",
-    storage_pb2.TASK_STATUS_RUNNING: "running",
-    storage_pb2.TASK_STATUS_SUCCEEDED: "succeeded",
-    storage_pb2.TASK_STATUS_FAILED: "failed",
-}
+# The API's type of the shared names (skin/contracts.py); a test holds the two equal.
+STATUS_NAMES = cast(dict[int, Status], contracts.STATUS_NAMES)
 
 
 class TaskAccepted(BaseModel):

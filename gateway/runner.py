@@ -28,6 +28,7 @@ from gateway.progress_relay import ProgressRelay
 from gateway.retry import GaveUp, retry_until
 from gateway.settings import GatewaySettings
 from skin.analyzer.v1 import analyzer_pb2
+from skin.contracts import STAGE_NAMES
 from skin.errors import error_info
 from skin.storage.v1 import storage_pb2
 
@@ -50,11 +51,6 @@ NOT_SAVED = (
 INTERRUPTED = (
     "interrupted: the service restarted during the analysis; please submit the photo again"
 )
-# Stage names as storage relays them: ANALYSIS_STAGE_DECODE -> "decode".
-STAGE_NAMES = {
-    value: name.removeprefix("ANALYSIS_STAGE_").lower()
-    for name, value in analyzer_pb2.AnalysisStage.items()
-}
 
 Finished = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 

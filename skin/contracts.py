@@ -1,8 +1,28 @@
-"""Rules of the API that more than one service checks, defined once: the age a user may declare
-with a photo, and which bytes are a photo. The gateway, storage, the analyzer and skinctl import
-them; the protos' comments and the page's form state the same range for their readers."""
+"""Rules of the API that more than one service checks, defined once: a task's status names, the
+analysis stages' names, the age a user may declare with a photo, and which bytes are a photo.
+The gateway, storage, the analyzer and skinctl import them; the protos' comments and the page's
+form state the same age range for their readers."""
 
 from __future__ import annotations
+
+from skin.analyzer.v1 import analyzer_pb2
+from skin.storage.v1 import storage_pb2
+
+# A task's statuses by their proto value: TASK_STATUS_QUEUED -> "queued", the text the table
+# stores and the HTTP API shows.
+STATUS_NAMES: dict[int, str] = {
+    storage_pb2.TaskStatus.Value(name): name.removeprefix("TASK_STATUS_").lower()
+    for name in storage_pb2.TaskStatus.keys()
+    if name != "TASK_STATUS_UNSPECIFIED"
+}
+STATUS_VALUES: dict[str, int] = {name: value for value, name in STATUS_NAMES.items()}
+# The analysis stages by their proto value: ANALYSIS_STAGE_DECODE -> "decode", as progress
+# events name them.
+STAGE_NAMES: dict[int, str] = {
+    analyzer_pb2.AnalysisStage.Value(name): name.removeprefix("ANALYSIS_STAGE_").lower()
+    for name in analyzer_pb2.AnalysisStage.keys()
+    if name != "ANALYSIS_STAGE_UNSPECIFIED"
+}
 
 # The age a user may declare, in whole years.
 MIN_DECLARED_AGE, MAX_DECLARED_AGE = 0, 130

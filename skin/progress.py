@@ -6,15 +6,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from skin.analyzer.v1 import analyzer_pb2
+from skin.contracts import STAGE_NAMES
 from skin.identity import parse_uuid
 
-# The analyzer's stages as names: ANALYSIS_STAGE_DECODE -> "decode".
-STAGES = frozenset(
-    name.removeprefix("ANALYSIS_STAGE_").lower()
-    for name, value in analyzer_pb2.AnalysisStage.items()
-    if value != analyzer_pb2.ANALYSIS_STAGE_UNSPECIFIED
-)
+STAGES = frozenset(STAGE_NAMES.values())
 MAX_MESSAGE_CHARS = 200
 
 

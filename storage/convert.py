@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 from uuid import UUID
 
 from skin import page_tokens
+from skin.contracts import STATUS_NAMES, STATUS_VALUES
 from skin.errors import InvalidArgument
 from skin.storage.v1 import storage_pb2
 from skin.structs import to_struct
 from storage import repository
 from storage.repository import TaskRow
 
-STATUS_TO_PROTO = {
-    "queued": storage_pb2.TASK_STATUS_QUEUED,
-    "running": storage_pb2.TASK_STATUS_RUNNING,
-    "succeeded": storage_pb2.TASK_STATUS_SUCCEEDED,
-    "failed": storage_pb2.TASK_STATUS_FAILED,
-}
-PROTO_TO_STATUS = {value: key for key, value in STATUS_TO_PROTO.items()}
+# The shared names (skin/contracts.py) typed as the generated code's enum.
+STATUS_TO_PROTO = cast(dict[str, "storage_pb2.TaskStatus"], STATUS_VALUES)
+PROTO_TO_STATUS = STATUS_NAMES
 
 
 VIEWS: dict[int, str] = {
