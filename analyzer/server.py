@@ -14,6 +14,7 @@ from analyzer.servicer import AnalyzerServicer
 from analyzer.settings import AnalyzerSettings
 from analyzer.workers import AnalysisPool
 from skin.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
+from skin.contracts import MAX_ANALYSIS_CALL_SECONDS
 from skin.grpc_runtime import (
     ServiceInterceptor,
     add_health_and_reflection,
@@ -53,14 +54,16 @@ async def build_server(settings: AnalyzerSettings) -> AnalyzerServer:
         package="skin.analyzer.v1",
         domain=ERROR_DOMAIN,
         verifier=build_verifier(settings),
-        max_call_seconds=120.0,
+        max_call_seconds=MAX_ANALYSIS_CALL_SECONDS,
         service_only=True,
     )
     server = grpc.aio.server(
         interceptors=[interceptor],
         # An analysis in flight when its connection ages out may take its whole deadline.
         options=server_options(
-            MAX_RECEIVE_BYTES, settings.analyzer_max_connection_age_seconds, grace_seconds=120.0
+            MAX_RECEIVE_BYTES,
+            settings.analyzer_max_connection_age_seconds,
+            grace_seconds=MAX_ANALYSIS_CALL_SECONDS,
         ),
     )
     analyzer_pb2_grpc.add_AnalyzerServiceServicer_to_server(AnalyzerServicer(pool), server)

@@ -28,7 +28,7 @@ from gateway.progress_relay import ProgressRelay
 from gateway.retry import GaveUp, retry_until
 from gateway.settings import GatewaySettings
 from skin.analyzer.v1 import analyzer_pb2
-from skin.contracts import STAGE_NAMES
+from skin.contracts import MAX_ANALYSIS_CALL_SECONDS, STAGE_NAMES
 from skin.errors import error_info
 from skin.storage.v1 import storage_pb2
 
@@ -222,7 +222,9 @@ class TaskRunner:
 
         async def attempt(left: float) -> dict[str, Any]:
             stream = self._backends.analyzer.AnalyzeFace(
-                request, metadata=self._metadata(), timeout=left
+                request,
+                metadata=self._metadata(),
+                timeout=min(left, MAX_ANALYSIS_CALL_SECONDS),
             )
             async for event in stream:
                 kind = event.WhichOneof("event")

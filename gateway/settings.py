@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from skin.contracts import MAX_PHOTO_BYTES
 from skin.settings import CommonSettings
 
 # Where the gateway listens when GATEWAY_HOST is unset: loopback in local mode, whose
@@ -26,7 +27,12 @@ class GatewaySettings(CommonSettings):
     supabase_service_role_key: str | None = Field(
         default=None, description="The runner's token; minted from the HS256 secret when unset."
     )
-    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(
+        default=MAX_PHOTO_BYTES,
+        ge=1024,
+        le=MAX_PHOTO_BYTES,
+        description="At most the analyzer's photo limit (skin/contracts.py), checked at start.",
+    )
     header_timeout_seconds: float = Field(
         default=10.0, gt=0, description="A request's line and headers must arrive within this."
     )

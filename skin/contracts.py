@@ -24,6 +24,15 @@ STAGE_NAMES: dict[int, str] = {
     if name != "ANALYSIS_STAGE_UNSPECIFIED"
 }
 
+# The largest photo any service accepts (bytes): 20 MiB holds any phone camera's JPEG and a
+# 12 MP PNG. The gateway's MAX_UPLOAD_BYTES may be lower, never higher (checked at start), and
+# the analyzer's gRPC receive limit is set from it.
+MAX_PHOTO_BYTES = 20 * 1024 * 1024
+# The longest one AnalyzeFace call may run: the analyzer caps every call's deadline at this, and
+# the gateway asks for no more per call (its ANALYSIS_TIMEOUT_SECONDS also covers waiting for a
+# busy analyzer, over several calls).
+MAX_ANALYSIS_CALL_SECONDS = 120.0
+
 # The age a user may declare, in whole years.
 MIN_DECLARED_AGE, MAX_DECLARED_AGE = 0, 130
 DECLARED_AGE_RANGE = f"{MIN_DECLARED_AGE} to {MAX_DECLARED_AGE}"

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from skin.contracts import MAX_PHOTO_BYTES
+
 
 @dataclass(frozen=True)
 class PhotoLimits:
     """What the analyzer accepts. Pixel figures are of the photo as uploaded."""
 
-    # An upload larger than this is refused before decoding (bytes). 20 MiB holds any phone
-    # camera's JPEG and a 12 MP PNG.
-    max_bytes: int = 20 * 1024 * 1024
+    # An upload larger than this is refused before decoding (bytes; skin/contracts.py).
+    max_bytes: int = MAX_PHOTO_BYTES
     # Decompression-bomb guard: width x height, read from the header before decoding. 50 MP is
     # above every phone camera's default mode.
     max_pixels: int = 50_000_000
