@@ -13,8 +13,8 @@ from analyzer.pipeline.limits import PHOTO_LIMITS
 from analyzer.servicer import AnalyzerServicer
 from analyzer.settings import AnalyzerSettings
 from analyzer.workers import AnalysisPool
-from skin.analyzer.v1 import analyzer_pb2, analyzer_pb2_grpc
-from skin.contracts import MAX_ANALYSIS_CALL_SECONDS
+from skin.analyzer.v1 import analyzer_pb2_grpc
+from skin.contracts import ANALYZER_SERVICE, MAX_ANALYSIS_CALL_SECONDS
 from skin.grpc_runtime import (
     ServiceInterceptor,
     add_health_and_reflection,
@@ -26,7 +26,7 @@ from skin.identity import build_verifier
 
 logger = logging.getLogger(__name__)
 
-SERVICE_NAME = analyzer_pb2.DESCRIPTOR.services_by_name["AnalyzerService"].full_name
+SERVICE_NAME = ANALYZER_SERVICE
 ERROR_DOMAIN = "analyzer.skin-analysis"
 # The largest accepted photo plus room for the rest of the request; anything bigger is refused
 # by gRPC itself before it is buffered whole.

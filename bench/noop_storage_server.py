@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import grpc
 
+from skin.contracts import STORAGE_SERVICE
 from skin.grpc_runtime import ServiceInterceptor, add_health_and_reflection, set_serving
 from skin.identity import build_verifier
 from skin.storage.v1 import storage_pb2, storage_pb2_grpc
@@ -41,10 +42,10 @@ async def main(port: int) -> None:
     )
     server = grpc.aio.server(interceptors=[interceptor])
     storage_pb2_grpc.add_TaskStoreServiceServicer_to_server(NoopTaskStore(), server)
-    health = add_health_and_reflection(server, ["skin.storage.v1.TaskStoreService"])
+    health = add_health_and_reflection(server, [STORAGE_SERVICE])
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
-    await set_serving(health, ["skin.storage.v1.TaskStoreService"])
+    await set_serving(health, [STORAGE_SERVICE])
     await server.wait_for_termination()
 
 

@@ -43,6 +43,7 @@ from bench.cpu import (
     thread_ceiling,
 )
 from bench.report import write_json
+from skin.contracts import STORAGE_SERVICE
 from skin.identity import mint_token
 from skin.storage.v1 import storage_pb2 as pb
 from skin.storage.v1 import storage_pb2_grpc
@@ -50,7 +51,7 @@ from storage.embedded_postgres import EmbeddedPostgres, free_ports
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SERVICE = "skin.storage.v1.TaskStoreService"
+SERVICE = STORAGE_SERVICE
 
 
 @dataclass

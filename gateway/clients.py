@@ -11,6 +11,7 @@ import grpc
 
 from gateway.settings import GatewaySettings
 from skin.analyzer.v1 import analyzer_pb2_grpc
+from skin.contracts import STORAGE_SERVICE
 from skin.identity import mint_token, signing_secret
 from skin.storage.v1 import storage_pb2_grpc
 
@@ -22,8 +23,8 @@ SERVICE_CONFIG = json.dumps(
         "methodConfig": [
             {
                 "name": [
-                    {"service": "skin.storage.v1.TaskStoreService", "method": "GetTask"},
-                    {"service": "skin.storage.v1.TaskStoreService", "method": "ListTasks"},
+                    {"service": STORAGE_SERVICE, "method": "GetTask"},
+                    {"service": STORAGE_SERVICE, "method": "ListTasks"},
                 ],
                 "retryPolicy": {
                     "maxAttempts": 3,

@@ -16,15 +16,13 @@ from pathlib import Path
 
 import psycopg
 
+from skin.contracts import ANALYZER_SERVICE, STORAGE_SERVICE
 from skin.identity import mint_token
 from skin.local_stack import gateway_ready, serving
 from storage.embedded_postgres import EmbeddedPostgres, free_ports
 
 SERVICES = ("storage", "analyzer", "gateway")
-HEALTH_NAMES = {
-    "storage": "skin.storage.v1.TaskStoreService",
-    "analyzer": "skin.analyzer.v1.AnalyzerService",
-}
+HEALTH_NAMES = {"storage": STORAGE_SERVICE, "analyzer": ANALYZER_SERVICE}
 
 
 @dataclass

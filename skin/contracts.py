@@ -8,6 +8,10 @@ from __future__ import annotations
 from skin.analyzer.v1 import analyzer_pb2
 from skin.storage.v1 import storage_pb2
 
+# The gRPC services' full names, as health checks, reflection and method configs name them.
+STORAGE_SERVICE = storage_pb2.DESCRIPTOR.services_by_name["TaskStoreService"].full_name
+ANALYZER_SERVICE = analyzer_pb2.DESCRIPTOR.services_by_name["AnalyzerService"].full_name
+
 # A task's statuses by their proto value: TASK_STATUS_QUEUED -> "queued", the text the table
 # stores and the HTTP API shows.
 STATUS_NAMES: dict[int, str] = {

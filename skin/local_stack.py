@@ -12,11 +12,12 @@ import time
 import urllib.error
 import urllib.request
 
+from skin.contracts import ANALYZER_SERVICE, STORAGE_SERVICE
 from skin.grpc_health_probe import check
 
 SERVICES = (
-    ("storage", "STORAGE_PORT", 50051, "skin.storage.v1.TaskStoreService"),
-    ("analyzer", "ANALYZER_PORT", 50052, "skin.analyzer.v1.AnalyzerService"),
+    ("storage", "STORAGE_PORT", 50051, STORAGE_SERVICE),
+    ("analyzer", "ANALYZER_PORT", 50052, ANALYZER_SERVICE),
 )
 START_SECONDS = 120
 GATEWAY_PORT_VARIABLE, GATEWAY_DEFAULT_PORT = "GATEWAY_PORT", 8080

@@ -18,6 +18,7 @@ from tenacity import (
     stop_after_delay,
 )
 
+from skin.contracts import STORAGE_SERVICE
 from skin.grpc_runtime import (
     ServiceInterceptor,
     add_health_and_reflection,
@@ -27,7 +28,7 @@ from skin.grpc_runtime import (
 )
 from skin.identity import build_verifier, signing_secret
 from skin.retrying import backoff
-from skin.storage.v1 import storage_pb2, storage_pb2_grpc
+from skin.storage.v1 import storage_pb2_grpc
 from storage.database import (
     Database,
     derive_db_password,
@@ -44,7 +45,7 @@ from storage.settings import StorageSettings
 
 logger = logging.getLogger(__name__)
 
-SERVICE_NAME = storage_pb2.DESCRIPTOR.services_by_name["TaskStoreService"].full_name
+SERVICE_NAME = STORAGE_SERVICE
 ERROR_DOMAIN = "storage.skin-analysis"
 
 

@@ -13,6 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from gateway.deps import BackendsDep
 from gateway.metrics import metrics_response
 from gateway.models import Health
+from skin.contracts import ANALYZER_SERVICE, STORAGE_SERVICE
 
 router = APIRouter(tags=["operations"])
 
@@ -39,8 +40,8 @@ async def readyz(backends: BackendsDep) -> Response:
     analyzer's health is reported but does not decide: reads need only storage, and new tasks
     wait for a busy or absent analyzer within their deadline."""
     storage, analyzer = await asyncio.gather(
-        _check(backends.storage_channel, "skin.storage.v1.TaskStoreService"),
-        _check(backends.analyzer_channel, "skin.analyzer.v1.AnalyzerService"),
+        _check(backends.storage_channel, STORAGE_SERVICE),
+        _check(backends.analyzer_channel, ANALYZER_SERVICE),
     )
     ready = storage == "SERVING"
     body = Health(

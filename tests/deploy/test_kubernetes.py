@@ -14,6 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from skin.contracts import ANALYZER_SERVICE, STORAGE_SERVICE
 from skin.settings import PROJECT_ROOT
 
 BASE = PROJECT_ROOT / "deploy" / "kubernetes"
@@ -88,8 +89,8 @@ def test_every_container_has_requests_limits_and_a_locked_down_context():
 @pytest.mark.parametrize(
     ("name", "port", "service"),
     [
-        ("storage", 50051, "skin.storage.v1.TaskStoreService"),
-        ("analyzer", 50052, "skin.analyzer.v1.AnalyzerService"),
+        ("storage", 50051, STORAGE_SERVICE),
+        ("analyzer", 50052, ANALYZER_SERVICE),
     ],
 )
 def test_grpc_services_use_native_grpc_probes(name, port, service):
