@@ -33,6 +33,7 @@ async def run(quick: bool) -> list[cases.Outcome]:
             *[lambda name=name: cases.graceful_stop(stack, name) for name in SERVICES],
             lambda: cases.crowd(stack, 20 if quick else 200, 10 if quick else 60),
             lambda: cases.large_uploads(stack, 12 if quick else 40),
+            lambda: cases.stream_cap(stack),
             lambda: cases.contract(stack, 10 if quick else 50, 60 if quick else 240),
             lambda: cases.load_balancing(workdir / "scaling"),
         ]

@@ -15,9 +15,11 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
 import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,6 +30,7 @@ from analyzer.pipeline.rejection import PhotoRejected
 from reliability.load import Tally, app_user, crowd_member, follow, selfie
 from reliability.scaling import scaling
 from reliability.stack import Stack
+from skin.storage.v1 import storage_pb2, storage_pb2_grpc
 
 
 @dataclass
@@ -222,6 +225,51 @@ def decoder_fuzz(examples: int) -> Outcome:
         not crashes,
         f"{len(crashes)} crashes{': ' + crashes[0] if crashes else ''}; "
         f"peak {peak[0]:.0f} MiB per input",
+    )
+
+
+async def stream_cap(stack: Stack, extra: int = 4) -> Outcome:
+    """One user opens more event streams at once than the cap on a task that waits (created in
+    storage over gRPC and never run): exactly the cap are served, the rest get 429, another user
+    still gets one, and once they close the user gets one again."""
+    cap = int(stack.environment().get("MAX_EVENT_STREAMS_PER_USER", "8"))
+    token, other = stack.new_user(), stack.new_user()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{stack.ports['storage']}") as channel:
+        created = await storage_pb2_grpc.TaskStoreServiceStub(channel).CreateTask(
+            storage_pb2.CreateTaskRequest(), metadata=(("authorization", f"Bearer {token}"),)
+        )
+    path = f"/tasks/{created.task.id}/events"
+
+    def bearer(who: str) -> dict[str, str]:
+        return {"authorization": f"Bearer {who}"}
+
+    async with (
+        httpx.AsyncClient(base_url=stack.url, timeout=30) as client,
+        AsyncExitStack() as held,
+    ):
+        opened = await asyncio.gather(
+            *(held.enter_async_context(client.stream("GET", path, headers=bearer(token)))
+              for _ in range(cap + extra)),
+            return_exceptions=True,
+        )  # fmt: skip
+        codes = [r.status_code if isinstance(r, httpx.Response) else 0 for r in opened]
+        # Another user's stream is not counted against this one (theirs is a 404: not their task).
+        stranger = (await client.get(path, headers=bearer(other))).status_code
+        await held.aclose()
+        again = 0
+        for _ in range(50):  # the places come back as the closed streams end
+            async with client.stream("GET", path, headers=bearer(token)) as response:
+                again = response.status_code
+            if again == 200:
+                break
+            await asyncio.sleep(0.1)
+    served, refused = codes.count(200), codes.count(429)
+    return Outcome(
+        f"{cap + extra} event streams for one user, cap {cap}",
+        cap + extra,
+        served == cap and refused == extra and stranger == 404 and again == 200,
+        f"{served} served, {refused} refused (429), other {cap + extra - served - refused}; "
+        f"another user {stranger}; after closing {again}",
     )
 
 

@@ -34,6 +34,12 @@ def test_decoder_fuzz_finds_no_crash() -> None:
     assert outcome.passed, outcome.detail
 
 
+@pytest.mark.timeout(120)
+async def test_a_user_past_the_event_stream_cap_gets_429(stack: Stack) -> None:
+    outcome = await cases.stream_cap(stack, extra=2)
+    assert outcome.passed, outcome.detail
+
+
 @pytest.mark.timeout(300)
 async def test_kill_9_of_storage_loses_no_task(stack: Stack) -> None:
     outcome = await cases.kill_nine(stack, "storage", users=3)
