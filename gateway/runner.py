@@ -25,6 +25,7 @@ from gateway.clients import Backends, ServiceToken
 from gateway.metrics import ANALYSIS_SECONDS, TASKS_FINISHED
 from gateway.models import TaskView
 from gateway.progress_relay import ProgressRelay
+from gateway.reservations import Reservation
 from gateway.retry import GaveUp, retry_until
 from gateway.settings import GatewaySettings
 from skin.analyzer.v1 import analyzer_pb2
@@ -53,28 +54,6 @@ INTERRUPTED = (
 )
 
 Finished = Callable[[str, str, dict[str, Any]], Awaitable[None]]
-
-
-class Reservation:
-    """One of the gateway's places for a photo awaiting analysis, taken before the upload is
-    read. Released on every path: by the task it is handed to when that ends, else by
-    `release()` (a refused or duplicate upload), which is safe to call more than once."""
-
-    def __init__(self, on_release: Callable[[], None]) -> None:
-        self._on_release: Callable[[], None] | None = on_release
-
-    def release(self) -> None:
-        on_release = self._on_release
-        self._on_release = None
-        if on_release is not None:
-            on_release()
-
-    def hand_over(self) -> Callable[[], None]:
-        """The release, now the task's to call when it ends."""
-        on_release = self._on_release
-        assert on_release is not None, "a reservation is used once"
-        self._on_release = None
-        return on_release
 
 
 def person_message(error: grpc.aio.AioRpcError) -> str:

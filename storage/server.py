@@ -45,7 +45,6 @@ from storage.settings import StorageSettings
 
 logger = logging.getLogger(__name__)
 
-SERVICE_NAME = STORAGE_SERVICE
 ERROR_DOMAIN = "storage.skin-analysis"
 
 
@@ -155,7 +154,7 @@ async def build_server(settings: StorageSettings) -> StorageServer:
     )
     servicer = TaskStoreServicer(database, events, local_users=settings.local_auth)
     storage_pb2_grpc.add_TaskStoreServiceServicer_to_server(servicer, server)
-    health_servicer = add_health_and_reflection(server, [SERVICE_NAME])
+    health_servicer = add_health_and_reflection(server, [STORAGE_SERVICE])
     port = server.add_insecure_port(f"{settings.storage_host}:{settings.storage_port}")
     built = StorageServer(
         server=server, port=port, health=health_servicer, database=database, events=events
@@ -170,11 +169,11 @@ async def build_server(settings: StorageSettings) -> StorageServer:
     )
     await server.start()
     if await database_answers(database):
-        await set_serving(health_servicer, [SERVICE_NAME])
+        await set_serving(health_servicer, [STORAGE_SERVICE])
     built.background.append(
         asyncio.create_task(
             follow_database(
-                database, health_servicer, [SERVICE_NAME], settings.health_check_interval_seconds
+                database, health_servicer, [STORAGE_SERVICE], settings.health_check_interval_seconds
             ),
             name="database-health",
         )

@@ -10,7 +10,6 @@ import numpy as np
 from analyzer.pipeline.color_reference import ColourReference
 from analyzer.pipeline.limits import QUALITY_LIMITS
 from analyzer.pipeline.measure_context import MeasureContext, masked_blur, per_region, smooth
-from analyzer.pipeline.regions import FaceFrame
 from analyzer.pipeline.shading import fit_shading
 
 # Individual Typology Angle categories (Chardon et al. 1991; Del Bino et al. 2006), degrees.
@@ -65,8 +64,8 @@ def redness(ctx: MeasureContext) -> dict[str, Any]:
         | masks["left_nasolabial"]
         | masks["right_nasolabial"]
     )
-    slope = _side_to_side_slope(erythema, skin & ~flush, ctx.regions.frame)
-    u = _frame_u(ctx.regions.frame, erythema.shape)
+    u, _ = ctx.regions.frame.pixel_uv(erythema.shape)
+    slope = _side_to_side_slope(erythema, u, skin & ~flush)
     erythema = erythema - slope * u
     baseline = float(np.percentile(erythema[skin], REDNESS_BASELINE_PERCENTILE))
     excess = erythema - baseline
@@ -80,25 +79,15 @@ def redness(ctx: MeasureContext) -> dict[str, Any]:
     }
 
 
-def _frame_u(frame: FaceFrame, shape: tuple[int, ...]) -> np.ndarray:
-    """Each pixel's position along the eye line, in IPD from the face's centre."""
-    yy, xx = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
-    return (
-        (xx - frame.origin[0]) * frame.x_axis[0] + (yy - frame.origin[1]) * frame.x_axis[1]
-    ) / frame.ipd
-
-
-def _side_to_side_slope(values: np.ndarray, skin: np.ndarray, frame: FaceFrame) -> float:
-    """The slope (units per IPD along the eye line) of a straight fit to `values` over `skin`,
-    refitted twice without the pixels past 2.5 robust deviations (a red patch, a highlight)."""
-    ys, xs = np.nonzero(skin)
-    if len(ys) < 50:
+def _side_to_side_slope(values: np.ndarray, u: np.ndarray, skin: np.ndarray) -> float:
+    """The slope (units per IPD along the eye line, `u`) of a straight fit to `values` over
+    `skin`, refitted twice without the pixels past 2.5 robust deviations (a red patch, a
+    highlight)."""
+    if np.count_nonzero(skin) < 50:
         return 0.0
-    u = ((xs - frame.origin[0]) * frame.x_axis[0] + (ys - frame.origin[1]) * frame.x_axis[1]) / (
-        frame.ipd
-    )
-    design = np.column_stack([np.ones_like(u), u])
-    observed = values[ys, xs].astype(np.float64)
+    along = u[skin].astype(np.float64)
+    design = np.column_stack([np.ones_like(along), along])
+    observed = values[skin].astype(np.float64)
     keep = np.ones(len(observed), bool)
     coefficients = np.zeros(2)
     for _ in range(GRADIENT_FIT_PASSES):

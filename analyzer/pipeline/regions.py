@@ -64,6 +64,14 @@ class FaceFrame:
     def to_image(self, u: float, v: float) -> np.ndarray:
         return self.origin + self.ipd * (u * self.x_axis + v * self.y_axis)
 
+    def pixel_uv(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Every pixel's (u, v) in this frame (IPD units): to_image's inverse over an image."""
+        yy, xx = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
+        dx, dy = xx - self.origin[0], yy - self.origin[1]
+        u = (dx * self.x_axis[0] + dy * self.x_axis[1]) / self.ipd
+        v = (dx * self.y_axis[0] + dy * self.y_axis[1]) / self.ipd
+        return u, v
+
 
 @dataclass(frozen=True)
 class FaceRegions:

@@ -28,8 +28,9 @@ from gateway.models import (
     task_page_json,
     task_view_json,
 )
+from gateway.reservations import Reservation
 from gateway.routines import store_intake_with_routine
-from gateway.runner import Reservation, TaskRunner
+from gateway.runner import TaskRunner
 from gateway.uploads import read_form
 from skin.contracts import (
     DECLARED_AGE_RANGE,
@@ -340,21 +341,14 @@ async def task_events(
     EVENT_STREAM_MAX_SECONDS with an `error` event (DEADLINE_EXCEEDED): reconnect to go on."""
     settings = request.app.state.settings
     streams: StreamLimiter = request.app.state.streams
-    if not streams.acquire(user.id):
+    place = streams.acquire(user.id)
+    if place is None:
         raise ApiError(
             429,
             "TOO_MANY_EVENT_STREAMS",
             f"at most {streams.per_user} event streams may be open at once; close one",
             retry_after=5,
         )
-    released = False
-
-    def release() -> None:
-        nonlocal released
-        if not released:
-            released = True
-            streams.release(user.id)
-
     try:
         stream = backends.storage.WatchTask(
             storage_pb2.WatchTaskRequest(task_id=str(task_id), view=storage_pb2.TASK_VIEW_JSON),
@@ -363,13 +357,13 @@ async def task_events(
         )
         first = await stream.read()  # errors (not found, bad token) answer as HTTP errors
     except grpc.aio.AioRpcError as exc:
-        release()
+        place.release()
         return rpc_error_response(exc, user.request_id)
     except BaseException:
-        release()
+        place.release()
         raise
     if first is grpc.aio.EOF:
-        release()
+        place.release()
         raise ApiError(404, "TASK_NOT_FOUND", f"task {task_id} not found")
 
     async def events() -> AsyncIterator[ServerSentEvent]:
@@ -394,7 +388,7 @@ async def task_events(
             yield _sse("error", {"code": exc.code().name, "message": exc.details()})
         finally:
             stream.cancel()
-            release()
+            place.release()
 
     return EventSourceResponse(
         events(),
@@ -402,7 +396,7 @@ async def task_events(
         ping=settings.event_stream_keepalive_seconds,
         sep=SSE_LINE_END,
         # Also when the client left before the first event was sent.
-        background=BackgroundTask(release),
+        background=BackgroundTask(place.release),
     )
 
 
